@@ -1,0 +1,1 @@
+"""ELMS: the Enterprise Loan Management System."""

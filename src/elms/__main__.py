@@ -1,0 +1,3 @@
+from elms.cli import app
+
+app(prog_name="elms")

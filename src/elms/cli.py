@@ -1,0 +1,82 @@
+"""The `elms` command: up | serve | migrate."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from elms.core import cluster
+from elms.core.config import SERVICES, Settings
+from elms.core.migrator import prepare
+from elms.core.observability import configure_logging
+from elms.services import APPLICATIONS, app_factory
+
+app = typer.Typer(help="ELMS, the Enterprise Loan Management System.", no_args_is_help=True)
+
+
+async def _prepare(settings: Settings, services: list[str]) -> dict[str, str]:
+    """Provision and migrate the services' schemas; return each service's own database URL."""
+    admin = cluster.admin_url(settings, services)
+    secret = cluster.role_secret(settings)
+    dsns = {}
+    for service in services:
+        database = cluster.service_database(settings, service, admin)
+        await prepare(database, secret)
+        dsns[service] = database.dsn
+    return dsns
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+@app.command()
+def up() -> None:
+    """Run the whole system: database (embedded unless configured), migrations, every service."""
+    from elms.supervisor import Supervisor
+
+    settings = _settings()
+    print(f"ELMS data directory: {settings.data_dir}", flush=True)
+    dsns = asyncio.run(_prepare(settings, list(SERVICES)))
+    running = {name: dsn for name, dsn in dsns.items() if name in APPLICATIONS}
+    asyncio.run(Supervisor(settings, running).run())
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="customer")],
+    port: Annotated[int | None, typer.Option(help="Port (default: the service's own)")] = None,
+) -> None:
+    """Run one service alone (how it is deployed at scale)."""
+    import uvicorn
+
+    if service not in APPLICATIONS:
+        raise typer.BadParameter(f"one of {', '.join(APPLICATIONS)}", param_hint="SERVICE")
+    settings = _settings()
+    dsn = asyncio.run(_prepare(settings, [service]))[service]
+    uvicorn.run(
+        app_factory(service)(settings, dsn),
+        host=settings.host,
+        port=port or settings.port_of(service),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def migrate(
+    services: Annotated[list[str] | None, typer.Argument(help="Default: all four")] = None,
+) -> None:
+    """Create the roles and schemas and apply pending migrations; a second run changes nothing."""
+    settings = _settings()
+    chosen = services or list(SERVICES)
+    unknown = set(chosen) - set(SERVICES)
+    if unknown:
+        raise typer.BadParameter(f"unknown: {', '.join(sorted(unknown))}")
+    asyncio.run(_prepare(settings, chosen))
+    print(f"Schemas ready: {', '.join(SERVICES[s].schema for s in chosen)}")

@@ -1,0 +1,48 @@
+"""Background jobs of a service: each runs every few seconds while the service runs.
+
+Jobs coordinate through row locks in PostgreSQL, never through this process's memory, so any
+number of replicas may run the same job."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+
+log = structlog.get_logger("elms.background")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    interval_seconds: float
+    # Returns how many items the round processed.
+    run: Callable[[], Awaitable[int]]
+
+
+async def _every(job: Job) -> None:
+    while True:
+        try:
+            done = await job.run()
+            if done:
+                log.info("job round", job=job.name, processed=done)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A failed round (database restarting, say) must not end the loop.
+            log.exception("job round failed", job=job.name)
+        await asyncio.sleep(job.interval_seconds)
+
+
+@asynccontextmanager
+async def running(jobs: Sequence[Job]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(_every(job), name=job.name) for job in jobs]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,21 @@
+"""Time as ELMS stores it: naive UTC in TIMESTAMP columns (every connection runs with
+``timezone=UTC``), written out as ISO 8601 with milliseconds and ``Z``."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+
+def utcnow() -> datetime:
+    """Now, as naive UTC: the form of every TIMESTAMP column of the spec."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def iso_utc(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"

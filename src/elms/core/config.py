@@ -1,0 +1,74 @@
+"""Settings, read once from the environment (prefix ``ELMS_``) and passed down from there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What the platform knows of one service: where it listens, its schema, its pool."""
+
+    name: str
+    port: int
+    schema: str
+    role: str
+    pool_max: int
+    pool_min: int
+
+
+# Ports, schemas and pool sizes of database-schema.md; the order is the start order of `elms up`.
+SERVICES: dict[str, ServiceSpec] = {
+    spec.name: spec
+    for spec in (
+        ServiceSpec("customer", 8081, "customer_db", "elms_customer", 20, 5),
+        ServiceSpec("loan", 8082, "loan_db", "elms_loan", 25, 8),
+        ServiceSpec("payment", 8083, "payment_db", "elms_payment", 30, 10),
+        ServiceSpec("gateway", 8080, "banking_gateway", "elms_gateway", 15, 3),
+    )
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ELMS_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("elms")))
+    # An administrator's URL of one cluster for all four schemas; ELMS creates the service roles.
+    database_url: str | None = None
+    # A service's own URL (its role, its cluster); takes precedence over database_url.
+    customer_database_url: str | None = None
+    loan_database_url: str | None = None
+    payment_database_url: str | None = None
+    gateway_database_url: str | None = None
+    # Secret from which the service roles' passwords are derived; kept in data_dir when unset.
+    db_role_secret: str | None = None
+
+    host: str = "127.0.0.1"
+    customer_port: int = 8081
+    loan_port: int = 8082
+    payment_port: int = 8083
+    gateway_port: int = 8080
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    pool_idle_timeout_seconds: float = 300
+    pool_max_lifetime_seconds: float = 1800
+    pool_acquire_timeout_seconds: float = 20
+    pool_leak_detection_seconds: float = 60
+    statement_timeout_seconds: float = 30
+
+    idempotency_ttl_hours: int = 24
+    reservation_expiry_interval_seconds: float = 30
+    housekeeping_interval_seconds: float = 3600
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def own_database_url(self, service: str) -> str | None:
+        return getattr(self, f"{service}_database_url")

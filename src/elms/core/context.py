@@ -1,0 +1,8 @@
+"""Per-request values that logs, envelopes and outgoing calls read without passing them around."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+request_started_var: ContextVar[float | None] = ContextVar("request_started", default=None)

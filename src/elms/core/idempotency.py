@@ -1,0 +1,97 @@
+"""Idempotency keys (api.md §1): a repeat with the same key and body replays the first answer.
+
+The key is claimed with an INSERT in the same transaction as the work it guards, so:
+- a concurrent request with the same key waits on the row and then replays the committed answer;
+- a refused request (a DomainError) rolls its claim back with its work, and may be retried;
+- a crash before commit leaves neither the work nor the claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from elms.core import jsoncodec
+from elms.core.clock import utcnow
+from elms.core.database import Database
+from elms.core.errors import business_rule, invalid
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    message: str
+    data: Any
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    canonical = jsoncodec.dumps({"method": method, "path": path, "body": body, "v": 1})
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_key(key: str) -> str:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise invalid("Idempotency-Key", f"must be 1-{MAX_KEY_LENGTH} printable characters", key)
+    return key
+
+
+async def run_once(
+    db: Database,
+    key: str,
+    request_fingerprint: str,
+    ttl: timedelta,
+    work: Callable[[], Awaitable[Answer]],
+) -> tuple[Answer, bool]:
+    """Do `work` once per key; returns its answer and whether it was replayed."""
+    now = utcnow()
+    async with db.transaction() as conn:
+        claimed = await conn.fetchval(
+            """
+            INSERT INTO idempotency_keys
+                (idempotency_key, request_fingerprint, created_at, expires_at)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (idempotency_key) DO UPDATE
+                SET request_fingerprint = EXCLUDED.request_fingerprint,
+                    response_status = NULL, response_body = NULL,
+                    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+                WHERE idempotency_keys.expires_at < EXCLUDED.created_at
+            RETURNING true
+            """,
+            key,
+            request_fingerprint,
+            now,
+            now + ttl,
+        )
+        if not claimed:
+            row = await conn.fetchrow(
+                "SELECT request_fingerprint, response_status, response_body"
+                " FROM idempotency_keys WHERE idempotency_key = $1",
+                key,
+            )
+            if row["request_fingerprint"] != request_fingerprint:
+                raise business_rule(
+                    "Idempotency-Key was already used with a different request",
+                    "IDEMPOTENCY_KEY_REUSED",
+                )
+            stored = row["response_body"]
+            return Answer(row["response_status"], stored["message"], stored["data"]), True
+        answer = await work()
+        await conn.execute(
+            "UPDATE idempotency_keys SET response_status = $2, response_body = $3"
+            " WHERE idempotency_key = $1",
+            key,
+            answer.status,
+            {"message": answer.message, "data": answer.data},
+        )
+        return answer, False
+
+
+async def purge_expired(db: Database) -> int:
+    async with db.transaction() as conn:
+        deleted = await conn.execute("DELETE FROM idempotency_keys WHERE expires_at < $1", utcnow())
+    return int(deleted.split()[-1])

@@ -1,0 +1,64 @@
+"""Structured logs and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from elms.core.context import request_id_var
+
+
+def _add_request_id(_: object, __: str, event: dict) -> dict:
+    request_id = request_id_var.get()
+    if request_id and "request_id" not in event:
+        event["request_id"] = request_id
+    return event
+
+
+def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
+    """JSON lines on stderr, each with the request id when there is one."""
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper(), force=True)
+    renderer = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            _add_request_id,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+class Metrics:
+    """One registry per application, so several services can share a test process."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests handled",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["service", "method", "route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.pool = Gauge(
+            "db_pool_connections",
+            "Database pool connections by state",
+            ["service", "state"],
+            registry=self.registry,
+        )
+        self.service = service

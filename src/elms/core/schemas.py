@@ -1,0 +1,55 @@
+"""Pydantic building blocks shared by the services' request and response models."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from elms.core.money import MoneyFormatError, parse_money
+
+
+class CamelModel(BaseModel):
+    """camelCase on the wire, snake_case in Python (api.md §1 "Names and types")."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON-ready form: camelCase keys, Decimal and dates kept for the exact encoder."""
+        return self.model_dump(by_alias=True)
+
+
+def _exact_money(value: Any) -> Decimal:
+    try:
+        return parse_money(value)
+    except MoneyFormatError as error:
+        raise PydanticCustomError("money", str(error)) from error
+
+
+# An amount as api.md §1 reads it: exact, two decimals at most, within NUMERIC(15,2).
+Money = Annotated[Decimal, BeforeValidator(_exact_money)]
+PositiveMoney = Annotated[Money, Field(gt=0)]
+NonNegativeMoney = Annotated[Money, Field(ge=0)]
+
+T = TypeVar("T")
+
+
+class Page(CamelModel, Generic[T]):
+    content: list[T]
+    page: int
+    size: int
+    total_elements: int
+    total_pages: int
+
+    @classmethod
+    def of(cls, content: list[T], page: int, size: int, total: int) -> Page[T]:
+        return cls(
+            content=content,
+            page=page,
+            size=size,
+            total_elements=total,
+            total_pages=(total + size - 1) // size,
+        )

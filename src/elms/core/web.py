@@ -1,0 +1,278 @@
+"""The HTTP skeleton every service shares: exact JSON in, envelope out, request ids, metrics,
+error mapping, idempotent commands and the actuator."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import asyncpg
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from elms.core import background, envelope, idempotency, jsoncodec
+from elms.core.background import Job
+from elms.core.config import SERVICES, Settings
+from elms.core.context import request_id_var, request_started_var
+from elms.core.database import Database, PoolConfig, PoolExhausted
+from elms.core.errors import DomainError, FieldProblem
+from elms.core.ids import new_id
+from elms.core.observability import Metrics
+
+log = structlog.get_logger("elms.web")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_HTTP_CODES = {
+    400: "MALFORMED_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+class _ExactJSONRequest(Request):
+    """Reads JSON bodies with decimals for fractions, so money never passes through a float."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = jsoncodec.loads(await self.body())
+        return self._json
+
+
+class ExactJSONRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def exact_handler(request: Request) -> Response:
+            return await handler(_ExactJSONRequest(request.scope, request.receive))
+
+        return exact_handler
+
+
+def router(prefix: str = "", **kwargs: Any) -> APIRouter:
+    return APIRouter(prefix=prefix, route_class=ExactJSONRoute, **kwargs)
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def _field_name(location: Sequence[Any]) -> str:
+    parts = [str(p) for p in location[1:]] if len(location) > 1 else [str(p) for p in location]
+    return ".".join(parts)
+
+
+def _shown(value: Any) -> Any:
+    """A rejected value as the client may see it again: scalars only, never a whole object."""
+    if value is None or isinstance(value, str | int | Decimal | bool):
+        return value
+    return None
+
+
+def _validation_failed(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = exc.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        error = next(p for p in problems if p.get("type") == "json_invalid")
+        reason = (error.get("ctx") or {}).get("error", "malformed JSON")
+        return envelope.error(400, "MALFORMED_REQUEST", f"Request body is not valid JSON: {reason}")
+    details = [
+        FieldProblem(_field_name(p.get("loc", ())), p.get("msg", "invalid"), _shown(p.get("input")))
+        for p in problems
+    ]
+    return envelope.error(400, "VALIDATION_ERROR", "Request validation failed", details)
+
+
+def _domain_refused(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return envelope.domain_error(exc)
+
+
+def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "ERROR")
+    message = exc.detail if isinstance(exc.detail, str) else code
+    return envelope.error(exc.status_code, code, message, headers=exc.headers)
+
+
+def _pool_exhausted(_: Request, exc: Exception) -> Response:
+    log.warning("database pool exhausted", error=str(exc))
+    return envelope.error(503, "SERVICE_UNAVAILABLE", "The service is busy; try again shortly")
+
+
+def _constraint_violated(_: Request, exc: Exception) -> Response:
+    # Services check their rules before writing; reaching this means two requests raced past
+    # the check, and the database's constraint refused the second. A conflict, not a crash.
+    log.warning("database constraint refused a write", error=str(exc))
+    return envelope.error(409, "CONFLICT", "The change conflicts with the current data; retry")
+
+
+def _unexpected(_: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return envelope.error(500, "INTERNAL_ERROR", "An internal error occurred")
+
+
+# --- request context and metrics -----------------------------------------------------------
+
+
+class RequestContextMiddleware:
+    """Request id (accepted or made), timing, access log and Prometheus counts, as plain ASGI."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        offered = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = offered if _REQUEST_ID.match(offered) else new_id("REQ")
+        started = time.perf_counter()
+        id_token = request_id_var.set(request_id)
+        start_token = request_started_var.set(started)
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            status = status_holder["status"]
+            self.metrics.requests.labels(self.metrics.service, method, route, str(status)).inc()
+            self.metrics.latency.labels(self.metrics.service, method, route).observe(elapsed)
+            log.info(
+                "request",
+                method=method,
+                path=scope["path"],
+                status=status,
+                ms=round(elapsed * 1000, 1),
+            )
+            request_id_var.reset(id_token)
+            request_started_var.reset(start_token)
+
+
+# --- per-request access for routes ----------------------------------------------------------
+
+
+class Call:
+    """What a route needs of the request: the service's database, settings, and the helper that
+    answers a command in the envelope, idempotently when an `Idempotency-Key` is given."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.db: Database = request.app.state.db
+        self.settings: Settings = request.app.state.settings
+
+    async def answer(
+        self, work: Callable[[], Awaitable[Any]], message: str, status: int = 200
+    ) -> Response:
+        """Run `work` (returning JSON-ready data) and wrap its result in the envelope."""
+        key = self.request.headers.get("idempotency-key")
+        if key is None:
+            return envelope.success(await work(), message, status)
+
+        async def answered() -> idempotency.Answer:
+            return idempotency.Answer(status, message, await work())
+
+        body = await self.request.json() if await self.request.body() else None
+        answer, replayed = await idempotency.run_once(
+            self.db,
+            idempotency.check_key(key),
+            idempotency.fingerprint(self.request.method, self.request.url.path, body),
+            timedelta(hours=self.settings.idempotency_ttl_hours),
+            answered,
+        )
+        headers = {"Idempotent-Replayed": "true"} if replayed else None
+        return envelope.success(answer.data, answer.message, answer.status, headers)
+
+
+CallDep = Annotated[Call, Depends(Call)]
+
+
+JobsFactory = Callable[[Database, Settings], list[Job]]
+
+
+def create_service_app(
+    *,
+    name: str,
+    settings: Settings,
+    dsn: str,
+    routers: Sequence[APIRouter],
+    jobs: JobsFactory,
+) -> FastAPI:
+    """A service: its pool opened on start, its background jobs (and the purge of expired
+    idempotency keys) running while it serves, all closed on stop."""
+    from elms.core.actuator import actuator_router
+
+    spec = SERVICES[name]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = await Database.open(dsn, spec.schema, name, PoolConfig.for_service(spec, settings))
+        app.state.db = db
+        housekeeping = Job(
+            "idempotency-purge",
+            settings.housekeeping_interval_seconds,
+            lambda: idempotency.purge_expired(db),
+        )
+        try:
+            async with background.running([*jobs(db, settings), housekeeping]):
+                yield
+        finally:
+            await db.close()
+
+    app = FastAPI(
+        title=f"ELMS {name} service",
+        version=_version(),
+        lifespan=lifespan,
+        default_response_class=envelope.EnvelopeResponse,
+    )
+    app.state.settings = settings
+    app.state.service_name = name
+    app.state.metrics = Metrics(name)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(DomainError, _domain_refused)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PoolExhausted, _pool_exhausted)
+    app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, _constraint_violated)
+    app.add_exception_handler(asyncpg.SerializationError, _constraint_violated)
+    app.add_exception_handler(asyncpg.DeadlockDetectedError, _constraint_violated)
+    app.add_exception_handler(Exception, _unexpected)
+    for r in (*routers, actuator_router()):
+        app.include_router(r)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("elms")
+    except PackageNotFoundError:
+        return "0.0.0"

@@ -1,0 +1,211 @@
+"""Routes of the customer service (api.md §2): parse, call one service function, answer."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated
+
+from fastapi import Header, Query
+from starlette.responses import Response
+
+from elms.core import envelope
+from elms.core.clock import utcnow
+from elms.core.errors import invalid
+from elms.core.schemas import Page
+from elms.core.web import CallDep, router
+from elms.customer import service
+from elms.customer.domain import AccountStatus, CreditTransaction, ReservationStatus
+from elms.customer.schemas import (
+    AddressIn,
+    AddressOut,
+    AddressUpdate,
+    CustomerCreate,
+    CustomerOut,
+    CustomerUpdate,
+    HistoryOut,
+    ReleaseCreditRequest,
+    ReservationOut,
+    ReserveCreditRequest,
+    RestoreCreditRequest,
+)
+from elms.customer.service import CreditMovement
+
+customers = router("/api/v1/customers", tags=["customers"])
+
+PageNo = Annotated[int, Query(ge=0)]
+PageSize = Annotated[int, Query(ge=1, le=100)]
+
+
+def _customer(customer: object, addresses: list | None = None) -> dict:
+    out = CustomerOut.model_validate(customer, from_attributes=True)
+    if addresses is not None:
+        out.addresses = [AddressOut.model_validate(a, from_attributes=True) for a in addresses]
+    return out.wire()
+
+
+def _movement(movement: CreditMovement) -> dict:
+    reservation = movement.reservation
+    data = {
+        "customerId": movement.customer.customer_id,
+        "availableCreditBefore": movement.available_before,
+        "availableCreditAfter": movement.available_after,
+        "usedCredit": movement.customer.used_credit,
+    }
+    if reservation is not None:
+        data.update(
+            reservationId=reservation.reservation_id,
+            reservedAmount=reservation.reserved_amount,
+            reservationExpiry=reservation.expires_at,
+            purpose=reservation.purpose,
+            loanApplicationId=reservation.loan_application_id,
+            status=reservation.status,
+            actualAmountUsed=reservation.actual_amount_used,
+        )
+    if movement.amount is not None:
+        data.update(amount=movement.amount, referenceId=movement.reference_id)
+    return data
+
+
+def _page(items: list[dict], page: int, size: int, total: int) -> dict:
+    return Page[dict].of(items, page, size, total).wire()
+
+
+_ETAG_VERSION = re.compile(r'^(?:W/)?"?(\d+)"?$')
+
+
+def _expected_version(body_version: int | None, if_match: str | None) -> int:
+    if body_version is not None:
+        return body_version
+    if if_match is not None:
+        match = _ETAG_VERSION.match(if_match.strip())
+        if match:
+            return int(match.group(1))
+        raise invalid("If-Match", "must be the customer's version number", if_match)
+    raise invalid("version", "version is required (in the body or If-Match) to update", None)
+
+
+@customers.post("", status_code=201)
+async def create_customer(body: CustomerCreate, call: CallDep) -> Response:
+    async def work() -> dict:
+        return _customer(*await service.create_customer(call.db, body, utcnow()))
+
+    return await call.answer(work, "Customer created", 201)
+
+
+@customers.get("")
+async def list_customers(
+    call: CallDep,
+    status: AccountStatus | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    page: PageNo = 0,
+    size: PageSize = 20,
+) -> Response:
+    found, total = await service.list_customers(call.db, status, q, page, size)
+    return envelope.success(_page([_customer(c) for c in found], page, size, total), "Customers")
+
+
+@customers.get("/{customer_id}")
+async def get_customer(customer_id: str, call: CallDep) -> Response:
+    customer, addresses = await service.get_customer(call.db, customer_id)
+    return envelope.success(_customer(customer, addresses), "Customer")
+
+
+@customers.put("/{customer_id}")
+async def update_customer(
+    customer_id: str,
+    body: CustomerUpdate,
+    call: CallDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    version = _expected_version(body.version, if_match)
+    updated = await service.update_customer(call.db, customer_id, body, version, utcnow())
+    return envelope.success(_customer(*updated), "Customer updated")
+
+
+@customers.post("/{customer_id}/addresses", status_code=201)
+async def add_address(customer_id: str, body: AddressIn, call: CallDep) -> Response:
+    async def work() -> dict:
+        address = await service.add_address(call.db, customer_id, body, utcnow())
+        return AddressOut.model_validate(address, from_attributes=True).wire()
+
+    return await call.answer(work, "Address added", 201)
+
+
+@customers.get("/{customer_id}/addresses")
+async def list_addresses(customer_id: str, call: CallDep) -> Response:
+    addresses = await service.list_addresses(call.db, customer_id)
+    data = [AddressOut.model_validate(a, from_attributes=True).wire() for a in addresses]
+    return envelope.success(data, "Addresses")
+
+
+@customers.put("/{customer_id}/addresses/{address_id}")
+async def update_address(
+    customer_id: str, address_id: int, body: AddressUpdate, call: CallDep
+) -> Response:
+    address = await service.update_address(call.db, customer_id, address_id, body, utcnow())
+    return envelope.success(
+        AddressOut.model_validate(address, from_attributes=True).wire(), "Address updated"
+    )
+
+
+@customers.delete("/{customer_id}/addresses/{address_id}")
+async def delete_address(customer_id: str, address_id: int, call: CallDep) -> Response:
+    await service.delete_address(call.db, customer_id, address_id, utcnow())
+    return envelope.success(None, "Address deleted")
+
+
+@customers.post("/{customer_id}/credit/reserve")
+async def reserve_credit(customer_id: str, body: ReserveCreditRequest, call: CallDep) -> Response:
+    async def work() -> dict:
+        return _movement(await service.reserve_credit(call.db, customer_id, body, utcnow()))
+
+    return await call.answer(work, "Credit reserved")
+
+
+@customers.post("/{customer_id}/credit/release")
+async def release_credit(customer_id: str, body: ReleaseCreditRequest, call: CallDep) -> Response:
+    async def work() -> dict:
+        return _movement(await service.release_credit(call.db, customer_id, body, utcnow()))
+
+    return await call.answer(work, "Credit released")
+
+
+@customers.post("/{customer_id}/credit/restore")
+async def restore_credit(customer_id: str, body: RestoreCreditRequest, call: CallDep) -> Response:
+    async def work() -> dict:
+        return _movement(await service.restore_credit(call.db, customer_id, body, utcnow()))
+
+    return await call.answer(work, "Credit restored")
+
+
+@customers.get("/{customer_id}/credit/reservations")
+async def list_reservations(
+    customer_id: str,
+    call: CallDep,
+    status: ReservationStatus | None = None,
+    page: PageNo = 0,
+    size: PageSize = 20,
+) -> Response:
+    found, total = await service.list_reservations(call.db, customer_id, status, page, size)
+    items = [ReservationOut.model_validate(r, from_attributes=True).wire() for r in found]
+    return envelope.success(_page(items, page, size, total), "Reservations")
+
+
+@customers.get("/{customer_id}/credit/history")
+async def credit_history(
+    customer_id: str,
+    call: CallDep,
+    from_date: Annotated[date | None, Query(alias="fromDate")] = None,
+    to_date: Annotated[date | None, Query(alias="toDate")] = None,
+    transaction_type: Annotated[CreditTransaction | None, Query(alias="transactionType")] = None,
+    page: PageNo = 0,
+    size: PageSize = 20,
+) -> Response:
+    if from_date and to_date and from_date > to_date:
+        raise invalid("fromDate", "fromDate must not be after toDate", str(from_date))
+    found, total = await service.credit_history(
+        call.db, customer_id, from_date, to_date, transaction_type, page, size
+    )
+    items = [HistoryOut.model_validate(h, from_attributes=True).wire() for h in found]
+    return envelope.success(_page(items, page, size, total), "Credit history")

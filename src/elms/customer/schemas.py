@@ -1,0 +1,236 @@
+"""Request and response models of the customer API (api.md §2)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import EmailStr, Field, StringConstraints, field_validator
+
+from elms.core.clock import today
+from elms.core.schemas import CamelModel, NonNegativeMoney, PositiveMoney
+from elms.customer.domain import (
+    AccountStatus,
+    CreditTransaction,
+    EmploymentStatus,
+    IdentificationType,
+    KycStatus,
+    ReservationStatus,
+    is_adult,
+)
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# E.164-like: an optional +, then 7 to 15 digits not starting with 0.
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[1-9][0-9]{6,14}$")]
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
+]
+IdentificationNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
+]
+CreditScore = Annotated[int, Field(ge=300, le=850, strict=True)]
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+def _check_birth_date(value: date | None) -> date | None:
+    if value is None:
+        return value
+    if value >= today():
+        raise ValueError("dateOfBirth must be in the past")
+    if not is_adult(value, today()):
+        raise ValueError("customer must be at least 18 years old")
+    return value
+
+
+def _lower_email(value: str | None) -> str | None:
+    # Emails are unique regardless of case: alice@x.com and Alice@X.com are one customer.
+    return value.lower() if value is not None else None
+
+
+class AddressIn(CamelModel):
+    address_type: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
+    ] = "PRIMARY"
+    street: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    city: Text100
+    state: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    zip_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    country: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
+    ] = "USA"
+    is_primary: bool = False
+
+
+class AddressUpdate(CamelModel):
+    address_type: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
+    ) = None
+    street: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+        | None
+    ) = None
+    city: Text100 | None = None
+    state: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
+    ) = None
+    zip_code: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None
+    ) = None
+    country: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
+    ) = None
+    is_primary: bool | None = None
+
+
+class AddressOut(CamelModel):
+    address_id: int
+    address_type: str
+    street: str
+    city: str
+    state: str
+    zip_code: str
+    country: str
+    is_primary: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerCreate(CamelModel):
+    customer_id: Identifier | None = None
+    first_name: Name
+    last_name: Name
+    email: Annotated[EmailStr, StringConstraints(max_length=255)]
+    phone: Phone | None = None
+    date_of_birth: date | None = None
+    identification_number: IdentificationNumber | None = None
+    identification_type: IdentificationType = IdentificationType.SSN
+    credit_limit: NonNegativeMoney = Decimal("0.00")
+    annual_income: NonNegativeMoney | None = None
+    employment_status: EmploymentStatus | None = None
+    credit_score: CreditScore | None = None
+    address: AddressIn | None = None
+
+    _birth = field_validator("date_of_birth")(_check_birth_date)
+    _email = field_validator("email")(_lower_email)
+
+
+class CustomerUpdate(CamelModel):
+    """Fields given are changed, the rest left alone. `version` here or in If-Match."""
+
+    version: Annotated[int, Field(ge=1, strict=True)] | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Annotated[EmailStr, StringConstraints(max_length=255)] | None = None
+    phone: Phone | None = None
+    date_of_birth: date | None = None
+    identification_number: IdentificationNumber | None = None
+    identification_type: IdentificationType | None = None
+    credit_limit: NonNegativeMoney | None = None
+    annual_income: NonNegativeMoney | None = None
+    employment_status: EmploymentStatus | None = None
+    credit_score: CreditScore | None = None
+    account_status: AccountStatus | None = None
+    kyc_status: KycStatus | None = None
+
+    _birth = field_validator("date_of_birth")(_check_birth_date)
+    _email = field_validator("email")(_lower_email)
+
+
+class CustomerOut(CamelModel):
+    customer_id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    date_of_birth: date | None
+    identification_number: str | None
+    identification_type: str | None
+    credit_limit: Decimal
+    available_credit: Decimal
+    used_credit: Decimal
+    annual_income: Decimal | None
+    employment_status: str | None
+    credit_score: int | None
+    account_status: str
+    kyc_status: str
+    risk_level: str
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+    version: int
+    addresses: list[AddressOut] | None = None
+
+
+class ReserveCreditRequest(CamelModel):
+    amount: PositiveMoney
+    purpose: Text100
+    reservation_timeout: Annotated[int, Field(ge=1, le=86400, strict=True)] = 300
+    loan_application_id: Identifier | None = None
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class ReleaseCreditRequest(CamelModel):
+    reservation_id: Identifier
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    actual_amount_used: NonNegativeMoney = Decimal("0.00")
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class RestoreCreditRequest(CamelModel):
+    amount: PositiveMoney
+    reference_id: Identifier
+    reference_type: Annotated[str, StringConstraints(min_length=1, max_length=50)] = "PAYMENT"
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class ReservationOut(CamelModel):
+    reservation_id: str
+    customer_id: str
+    reserved_amount: Decimal
+    purpose: str
+    loan_application_id: str | None
+    status: str
+    created_at: datetime
+    reservation_expiry: datetime = Field(validation_alias="expires_at")
+    released_at: datetime | None
+    actual_amount_used: Decimal
+    notes: str | None
+
+
+class CreditMovementOut(CamelModel):
+    """A reservation (or restore) with the customer's credit before and after it."""
+
+    reservation_id: str | None = None
+    customer_id: str
+    reserved_amount: Decimal | None = None
+    amount: Decimal | None = None
+    available_credit_before: Decimal
+    available_credit_after: Decimal
+    used_credit_after: Decimal
+    reservation_expiry: datetime | None = None
+    purpose: str | None = None
+    status: str | None = None
+    actual_amount_used: Decimal | None = None
+    reference_id: str | None = None
+
+
+class HistoryOut(CamelModel):
+    history_id: int
+    transaction_type: str
+    amount: Decimal
+    previous_available_credit: Decimal | None
+    new_available_credit: Decimal | None
+    reference_id: str | None
+    reference_type: str | None
+    description: str | None
+    created_at: datetime
+
+
+class HistoryFilter(CamelModel):
+    from_date: date | None = None
+    to_date: date | None = None
+    transaction_type: CreditTransaction | None = None
+
+
+ReservationStatusFilter = ReservationStatus

@@ -1,0 +1,98 @@
+"""`elms up`: every service as its own process, restarted if it dies, all stopped on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+
+import httpx
+import structlog
+
+from elms.core.config import Settings
+
+log = structlog.get_logger("elms.supervisor")
+
+READY_TIMEOUT_SECONDS = 60
+STOP_GRACE_SECONDS = 10
+MAX_BACKOFF_SECONDS = 30
+# A process that ran this long before dying is restarted at once, not after a backoff.
+STABLE_AFTER_SECONDS = 60
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, dsns: dict[str, str]) -> None:
+        self.settings = settings
+        self.dsns = dsns
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+        self.stopping = asyncio.Event()
+
+    def _env(self, service: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env[f"ELMS_{service.upper()}_DATABASE_URL"] = self.dsns[service]
+        return env
+
+    async def _start(self, service: str) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "elms", "serve", service, env=self._env(service)
+        )
+        self.processes[service] = process
+        return process
+
+    async def _keep_running(self, service: str) -> None:
+        backoff = 1.0
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            process = await self._start(service)
+            code = await process.wait()
+            if self.stopping.is_set():
+                return
+            ran = time.monotonic() - started
+            backoff = 1.0 if ran > STABLE_AFTER_SECONDS else min(backoff * 2, MAX_BACKOFF_SECONDS)
+            log.warning("service exited; restarting", service=service, code=code, after=backoff)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
+            except TimeoutError:
+                continue
+
+    async def _wait_ready(self, service: str) -> bool:
+        url = f"http://{self.settings.host}:{self.settings.port_of(service)}/actuator/health"
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline and not self.stopping.is_set():
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        return True
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        return False
+
+    async def _stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for service, process in self.processes.items():
+            try:
+                await asyncio.wait_for(process.wait(), timeout=STOP_GRACE_SECONDS)
+            except TimeoutError:
+                log.warning("service did not stop in time; killing it", service=service)
+                process.kill()
+                await process.wait()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        keepers = [asyncio.create_task(self._keep_running(s)) for s in self.dsns]
+        for service in self.dsns:
+            ready = await self._wait_ready(service)
+            where = f"http://{self.settings.host}:{self.settings.port_of(service)}"
+            print(f"  {service:<10} {where}  {'ready' if ready else 'NOT READY'}", flush=True)
+        print("ELMS is running. Ctrl-C stops it.", flush=True)
+        await self.stopping.wait()
+        print("Stopping ELMS...", flush=True)
+        await self._stop_all()
+        await asyncio.gather(*keepers, return_exceptions=True)

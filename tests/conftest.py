@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import decimal
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from elms.core import cluster
+from elms.core.config import Settings
+from elms.core.observability import configure_logging
+from tests.support import postgres
+from tests.support.http import serving
+
+
+@pytest.fixture(autouse=True)
+def _trap_float_operations() -> Iterator[None]:
+    """Money must never meet a float: mixing them raises instead of silently rounding."""
+    with decimal.localcontext() as context:
+        context.traps[decimal.FloatOperation] = True
+        yield
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    configure_logging("WARNING", as_json=False)
+    return postgres.admin_url_for_tests()
+
+
+@pytest.fixture(scope="session")
+async def template(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return await postgres.create_template(admin_url, tmp_path_factory.mktemp("tpl"))
+
+
+@dataclass(frozen=True)
+class ClonedDatabase:
+    admin_url: str
+    settings: Settings
+
+    def dsn(self, service: str) -> str:
+        return cluster.service_database(self.settings, service, self.admin_url).dsn
+
+
+@pytest.fixture
+async def database(admin_url: str, template: str, tmp_path: Path) -> AsyncIterator[ClonedDatabase]:
+    name = await postgres.clone(admin_url, template)
+    url = postgres.on_database(admin_url, name)
+    try:
+        yield ClonedDatabase(url, postgres.settings_for(url, tmp_path))
+    finally:
+        await postgres.drop(admin_url, name)
+
+
+@dataclass
+class RunningService:
+    url: str
+    client: httpx.AsyncClient
+    app: object
+
+
+@pytest.fixture
+async def customer_service(database: ClonedDatabase) -> AsyncIterator[RunningService]:
+    from elms.customer.app import create_app
+
+    app = create_app(database.settings, database.dsn("customer"))
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        yield RunningService(url, client, app)
+
+
+def pytest_report_header() -> str:
+    where = os.environ.get("ELMS_TEST_DATABASE_URL", "embedded PostgreSQL")
+    return f"ELMS tests on: {where}"
