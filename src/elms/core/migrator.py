@@ -76,6 +76,14 @@ async def provision(admin_dsn: str, spec: ServiceSpec, secret: str) -> None:
                 "SELECT format('REVOKE ALL ON SCHEMA %I FROM PUBLIC', $1::text)", spec.schema
             )
         )
+        # psql or a pool that forgets to set it still lands in the service's own schema.
+        await conn.execute(
+            await conn.fetchval(
+                "SELECT format('ALTER ROLE %I SET search_path TO %I', $1::text, $2::text)",
+                spec.role,
+                spec.schema,
+            )
+        )
     finally:
         await conn.close()
 
