@@ -41,27 +41,31 @@ class Supervisor:
         self.processes[service] = process
         return process
 
-    async def _keep_running(self, service: str) -> None:
+    async def _keep_running(self, service: str, first_start: asyncio.Event) -> None:
         backoff = 1.0
         while not self.stopping.is_set():
             started = time.monotonic()
             process = await self._start(service)
+            ready = await self._wait_ready(service, process)
+            where = f"http://{self.settings.host}:{self.settings.port_of(service)}"
+            print(f"  {service:<10} {where}  {'ready' if ready else 'NOT READY'}", flush=True)
+            first_start.set()
             code = await process.wait()
             if self.stopping.is_set():
                 return
             ran = time.monotonic() - started
             backoff = 1.0 if ran > STABLE_AFTER_SECONDS else min(backoff * 2, MAX_BACKOFF_SECONDS)
-            log.warning("service exited; restarting", service=service, code=code, after=backoff)
+            print(f"  {service:<10} exited with {code}; restarting in {backoff:.0f} s", flush=True)
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
             except TimeoutError:
                 continue
 
-    async def _wait_ready(self, service: str) -> bool:
+    async def _wait_ready(self, service: str, process: asyncio.subprocess.Process) -> bool:
         url = f"http://{self.settings.host}:{self.settings.port_of(service)}/actuator/health"
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline and not self.stopping.is_set():
+            while time.monotonic() < deadline and process.returncode is None:
                 try:
                     if (await client.get(url)).status_code == 200:
                         return True
@@ -86,13 +90,18 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
-        keepers = [asyncio.create_task(self._keep_running(s)) for s in self.dsns]
-        for service in self.dsns:
-            ready = await self._wait_ready(service)
-            where = f"http://{self.settings.host}:{self.settings.port_of(service)}"
-            print(f"  {service:<10} {where}  {'ready' if ready else 'NOT READY'}", flush=True)
-        print("ELMS is running. Ctrl-C stops it.", flush=True)
+        started = {service: asyncio.Event() for service in self.dsns}
+        keepers = [
+            asyncio.create_task(self._keep_running(service, started[service]))
+            for service in self.dsns
+        ]
+        all_started = asyncio.gather(*(event.wait() for event in started.values()))
+        stop_requested = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait([all_started, stop_requested], return_when=asyncio.FIRST_COMPLETED)
+        if not self.stopping.is_set():
+            print("ELMS is running. Ctrl-C stops it.", flush=True)
         await self.stopping.wait()
         print("Stopping ELMS...", flush=True)
         await self._stop_all()
-        await asyncio.gather(*keepers, return_exceptions=True)
+        all_started.cancel()
+        await asyncio.gather(*keepers, all_started, return_exceptions=True)

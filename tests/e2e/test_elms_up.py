@@ -1,0 +1,102 @@
+"""`elms up` as a user runs it: embedded PostgreSQL in a fresh data directory, the services as
+supervised processes, data kept between runs, everything stopped by Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psutil
+
+STARTUP_SECONDS = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Running:
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, text: str) -> str:
+        """Block until the process prints a line containing `text` (bounded)."""
+        while True:
+            line = self.lines.get(timeout=STARTUP_SECONDS)
+            if text in line:
+                return line
+
+
+@contextmanager
+def elms_up(env: dict[str, str]) -> Iterator[Running]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "elms", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    running = Running(process)
+    try:
+        running.wait_for("ELMS is running")
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+
+def test_elms_up_serves_restarts_a_dead_service_keeps_data_and_stops_cleanly(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELMS_")}
+    env.update(ELMS_DATA_DIR=str(data_dir), ELMS_CUSTOMER_PORT=str(port), ELMS_LOG_LEVEL="WARNING")
+    base = f"http://127.0.0.1:{port}"
+
+    with elms_up(env) as running:
+        created = httpx.post(
+            f"{base}/api/v1/customers",
+            json={
+                "firstName": "Grace",
+                "lastName": "Hopper",
+                "email": "grace@example.com",
+                "creditLimit": "2500.00",
+            },
+        )
+        assert created.status_code == 201, created.text
+        customer_id = created.json()["data"]["customerId"]
+
+        child = next(
+            p
+            for p in psutil.Process(running.process.pid).children()
+            if "serve" in p.cmdline() and "customer" in p.cmdline()
+        )
+        child.kill()
+        running.wait_for("exited with")
+        running.wait_for("ready")
+        assert httpx.get(f"{base}/api/v1/customers/{customer_id}").status_code == 200
+    assert running.process.returncode == 0
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists(), "PostgreSQL left running"
+
+    with elms_up(env):
+        again = httpx.get(f"{base}/api/v1/customers/{customer_id}")
+        assert again.status_code == 200
+        assert '"availableCredit":2500.00' in again.text

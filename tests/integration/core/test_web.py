@@ -1,0 +1,63 @@
+"""What every service shares over HTTP: request ids, the actuator, and no 500 for bad input."""
+
+from __future__ import annotations
+
+
+async def test_a_request_id_given_is_returned_in_header_and_envelope(customer_service):
+    response = await customer_service.client.get(
+        "/api/v1/customers/nobody", headers={"X-Request-ID": "trace-123"}
+    )
+    assert response.status_code == 404
+    assert response.headers["x-request-id"] == "trace-123"
+    assert response.json()["metadata"]["requestId"] == "trace-123"
+
+
+async def test_a_missing_or_unsafe_request_id_is_replaced_by_a_generated_one(customer_service):
+    response = await customer_service.client.get(
+        "/actuator/info", headers={"X-Request-ID": "bad id\twith spaces"}
+    )
+    assert response.headers["x-request-id"].startswith("REQ-")
+
+
+async def test_health_reports_the_database_and_pool(customer_service):
+    response = await customer_service.client.get("/actuator/health")
+    assert response.status_code == 200
+    db = response.json()["data"]["components"]["db"]
+    assert db["status"] == "UP"
+    assert db["details"]["pool"]["max"] == 20
+    assert db["details"]["pool"]["minIdle"] == 5
+
+
+async def test_health_is_down_with_503_when_the_database_is_gone(customer_service):
+    await customer_service.app.state.db.pool.close()
+    response = await customer_service.client.get("/actuator/health")
+    assert response.status_code == 503
+    assert response.json()["data"]["status"] == "DOWN"
+
+
+async def test_info_names_the_service_and_its_version(customer_service):
+    data = (await customer_service.client.get("/actuator/info")).json()["data"]
+    assert data["name"] == "elms-customer"
+    assert data["version"]
+
+
+async def test_prometheus_counts_requests_by_route_and_status(customer_service):
+    await customer_service.client.get("/api/v1/customers/nobody")
+    text = (await customer_service.client.get("/actuator/prometheus")).text
+    assert (
+        'http_requests_total{method="GET",route="/api/v1/customers/{customer_id}",'
+        'service="customer",status="404"} 1.0'
+    ) in text
+    assert 'db_pool_connections{service="customer",state="max"} 20.0' in text
+
+
+async def test_an_unknown_route_is_a_404_in_the_envelope(customer_service):
+    response = await customer_service.client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_a_wrong_method_is_a_405_in_the_envelope(customer_service):
+    response = await customer_service.client.delete("/api/v1/customers")
+    assert response.status_code == 405
+    assert response.json()["status"] == "ERROR"
