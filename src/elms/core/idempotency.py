@@ -30,7 +30,10 @@ class Answer:
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:
-    canonical = jsoncodec.dumps({"method": method, "path": path, "body": body, "v": 1})
+    # Keys sorted: the same JSON object with its members in another order is the same body.
+    canonical = jsoncodec.dumps(
+        {"method": method, "path": path, "body": body, "v": 2}, sort_keys=True
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

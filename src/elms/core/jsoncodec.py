@@ -26,10 +26,15 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def dumps(value: Any) -> str:
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
     """Decimal is written with its own digits (``Decimal('12.30')`` → ``12.30``)."""
     return simplejson.dumps(
-        value, use_decimal=True, default=_default, separators=(",", ":"), ensure_ascii=False
+        value,
+        use_decimal=True,
+        default=_default,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        sort_keys=sort_keys,
     )
 
 

@@ -401,7 +401,13 @@ async def credit_history(
     size: int,
 ) -> tuple[list[HistoryEntry], int]:
     since = datetime.combine(from_date, time.min) if from_date else None
-    until = datetime.combine(to_date + timedelta(days=1), time.min) if to_date else None
+    # toDate is inclusive: rows before the next midnight. The last date has no next day, and
+    # nothing can be later than it anyway.
+    until = (
+        datetime.combine(to_date + timedelta(days=1), time.min)
+        if to_date and to_date < date.max
+        else None
+    )
     async with db.connection() as conn:
         if await repo.get_customer(conn, customer_id) is None:
             raise not_found("Customer", customer_id)
