@@ -3,6 +3,7 @@ from __future__ import annotations
 import decimal
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from elms.core import cluster
 from elms.core.config import Settings
 from elms.core.observability import configure_logging
+from elms.services import app_factory
 from tests.support import postgres
 from tests.support.http import serving
 
@@ -61,13 +63,34 @@ class RunningService:
     app: object
 
 
-@pytest.fixture
-async def customer_service(database: ClonedDatabase) -> AsyncIterator[RunningService]:
-    from elms.customer.app import create_app
-
-    app = create_app(database.settings, database.dsn("customer"))
+@asynccontextmanager
+async def running(service: str, settings: Settings, dsn: str) -> AsyncIterator[RunningService]:
+    app = app_factory(service)(settings, dsn)
     async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         yield RunningService(url, client, app)
+
+
+@pytest.fixture
+async def customer_service(database: ClonedDatabase) -> AsyncIterator[RunningService]:
+    async with running("customer", database.settings, database.dsn("customer")) as service:
+        yield service
+
+
+@dataclass
+class System:
+    """The services of one test, talking to each other over real HTTP."""
+
+    customer: RunningService
+    loan: RunningService
+    settings: Settings
+
+
+@pytest.fixture
+async def system(database: ClonedDatabase) -> AsyncIterator[System]:
+    async with running("customer", database.settings, database.dsn("customer")) as customer:
+        settings = database.settings.model_copy(update={"customer_url": customer.url})
+        async with running("loan", settings, database.dsn("loan")) as loan:
+            yield System(customer, loan, settings)
 
 
 def pytest_report_header() -> str:

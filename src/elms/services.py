@@ -12,6 +12,7 @@ from elms.core.config import Settings
 # Every schema is migrated; a service listed here also has an application to serve.
 APPLICATIONS: dict[str, str] = {
     "customer": "elms.customer.app",
+    "loan": "elms.loan.app",
 }
 
 

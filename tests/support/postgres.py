@@ -42,6 +42,9 @@ def settings_for(admin_url: str, data_dir: Path) -> Settings:
         log_json=False,
         # Tests drive the workers' jobs themselves, never by waiting for a timer.
         reservation_expiry_interval_seconds=3600,
+        overdue_interval_seconds=3600,
+        # The outbox relay is driven by the tests too (elms.core.outbox.relay_once).
+        outbox_interval_seconds=3600,
     )
 
 

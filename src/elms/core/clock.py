@@ -19,3 +19,8 @@ def iso_utc(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def as_naive_utc(moment: datetime) -> datetime:
+    """A client's timestamp as stored: aware ones converted to UTC, naive ones taken as UTC."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import platformdirs
@@ -54,6 +55,13 @@ class Settings(BaseSettings):
     payment_port: int = 8083
     gateway_port: int = 8080
 
+    # Where each service is reached by the others (a gateway may later list several replicas).
+    customer_url: str = "http://127.0.0.1:8081"
+    loan_url: str = "http://127.0.0.1:8082"
+    payment_url: str = "http://127.0.0.1:8083"
+    gateway_url: str = "http://127.0.0.1:8080"
+    service_call_timeout_seconds: float = 10
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -66,9 +74,22 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = 24
     reservation_expiry_interval_seconds: float = 30
     housekeeping_interval_seconds: float = 3600
+    outbox_interval_seconds: float = 1
+    outbox_backoff_seconds: float = 2
+    overdue_interval_seconds: float = 300
+
+    # Loan policy (api.md §3): the allowed annual rate, and automatic underwriting thresholds.
+    loan_min_interest_rate: Decimal = Decimal("0.1")
+    loan_max_interest_rate: Decimal = Decimal("0.5")
+    underwriting_min_credit_score: int = 700
+    underwriting_max_installment_to_income: Decimal = Decimal("0.40")
+    documents_max_bytes: int = 10 * 1024 * 1024
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 
     def own_database_url(self, service: str) -> str | None:
         return getattr(self, f"{service}_database_url")
+
+    def service_urls(self) -> dict[str, str]:
+        return {name: getattr(self, f"{name}_url") for name in SERVICES}

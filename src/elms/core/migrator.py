@@ -40,14 +40,17 @@ class MigrationDrift(RuntimeError):
 
 
 def migrations_for(service: str) -> list[Migration]:
+    """Core and service migrations interleaved by number (core first on a tie), so a core
+    migration may build on a table every service's `0001_init.sql` creates."""
     found: list[Migration] = []
     for source in ("core", service):
         folder = resources.files(f"elms.{source}").joinpath("migrations")
-        files = sorted(
-            (f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name
+        found.extend(
+            Migration(source, f.name, f.read_text(encoding="utf-8"))
+            for f in folder.iterdir()
+            if f.name.endswith(".sql")
         )
-        found.extend(Migration(source, f.name, f.read_text(encoding="utf-8")) for f in files)
-    return found
+    return sorted(found, key=lambda m: (m.version.split("_", 1)[0], m.source != "core"))
 
 
 async def provision(admin_dsn: str, spec: ServiceSpec, secret: str) -> None:

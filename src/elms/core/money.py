@@ -26,24 +26,30 @@ def parse_money(value: object) -> Decimal:
     More than two decimal places, non-finite values and amounts beyond NUMERIC(15,2) are refused
     rather than rounded, because rounding a client's amount would move money they did not send.
     """
+    return parse_exact(value, places=2, limit=MAX_AMOUNT, what="amount")
+
+
+def parse_exact(value: object, *, places: int, limit: Decimal, what: str) -> Decimal:
+    """A decimal of at most `places` places and at most `limit` in size, read exactly."""
     if isinstance(value, bool | float):
-        raise MoneyFormatError("amount must be an exact decimal number, not a float")
+        raise MoneyFormatError(f"{what} must be an exact decimal number, not a float")
     if isinstance(value, Decimal):
-        amount = value
+        number = value
     elif isinstance(value, int):
-        amount = Decimal(value)
+        number = Decimal(value)
     elif isinstance(value, str):
         try:
-            amount = Decimal(value.strip())
+            number = Decimal(value.strip())
         except InvalidOperation as error:
-            raise MoneyFormatError("amount is not a number") from error
+            raise MoneyFormatError(f"{what} is not a number") from error
     else:
-        raise MoneyFormatError("amount must be a number")
-    if not amount.is_finite():
-        raise MoneyFormatError("amount must be a finite number")
-    if abs(amount) > MAX_AMOUNT:
-        raise MoneyFormatError("amount exceeds NUMERIC(15,2)")
+        raise MoneyFormatError(f"{what} must be a number")
+    if not number.is_finite():
+        raise MoneyFormatError(f"{what} must be a finite number")
+    if abs(number) > limit:
+        raise MoneyFormatError(f"{what} exceeds {limit}")
+    step = Decimal(1).scaleb(-places)
     # 1.230 is accepted as 1.23 (the same exact value); 1.234 is refused.
-    if amount != amount.quantize(CENT):
-        raise MoneyFormatError("amount must have at most two decimal places")
-    return amount.quantize(CENT)
+    if number != number.quantize(step):
+        raise MoneyFormatError(f"{what} must have at most {places} decimal places")
+    return number.quantize(step)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from elms.core.money import MoneyFormatError, parse_money
+from elms.core.money import MoneyFormatError, parse_exact, parse_money
 
 
 class CamelModel(BaseModel):
@@ -28,6 +28,16 @@ def _exact_money(value: Any) -> Decimal:
     except MoneyFormatError as error:
         raise PydanticCustomError("money", str(error)) from error
 
+
+def _exact_rate(value: Any) -> Decimal:
+    try:
+        return parse_exact(value, places=4, limit=Decimal("9.9999"), what="rate")
+    except MoneyFormatError as error:
+        raise PydanticCustomError("rate", str(error)) from error
+
+
+# An annual interest rate as the loans table holds it: DECIMAL(5,4), read exactly.
+Rate = Annotated[Decimal, BeforeValidator(_exact_rate)]
 
 # An amount as api.md §1 reads it: exact, two decimals at most, within NUMERIC(15,2).
 Money = Annotated[Decimal, BeforeValidator(_exact_money)]
@@ -53,3 +63,14 @@ class Page(CamelModel, Generic[T]):
             total_elements=total,
             total_pages=(total + size - 1) // size,
         )
+
+
+class IncomingEvent(CamelModel):
+    """An outbox event as the relay delivers it (elms.core.outbox)."""
+
+    event_id: Annotated[int, Field(ge=1)]
+    event_type: Annotated[str, Field(min_length=1, max_length=100)]
+    source_service: Annotated[str, Field(min_length=1, max_length=100)]
+    entity_type: Annotated[str, Field(min_length=1, max_length=100)]
+    entity_id: Annotated[str, Field(min_length=1, max_length=255)]
+    data: dict[str, Any]

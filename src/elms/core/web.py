@@ -13,21 +13,23 @@ from typing import Annotated, Any
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from elms.core import background, envelope, idempotency, jsoncodec
+from elms.core import background, envelope, idempotency, jsoncodec, outbox
 from elms.core.background import Job
+from elms.core.clock import utcnow
 from elms.core.config import SERVICES, Settings
 from elms.core.context import request_id_var, request_started_var
 from elms.core.database import Database, PoolConfig, PoolExhausted
 from elms.core.errors import DomainError, FieldProblem
 from elms.core.ids import new_id
 from elms.core.observability import Metrics
+from elms.core.service_client import ServiceClient, ServiceUnavailable
 
 log = structlog.get_logger("elms.web")
 
@@ -112,6 +114,11 @@ def _pool_exhausted(_: Request, exc: Exception) -> Response:
     return envelope.error(503, "SERVICE_UNAVAILABLE", "The service is busy; try again shortly")
 
 
+def _upstream_unavailable(_: Request, exc: Exception) -> Response:
+    log.warning("another service is unavailable", error=str(exc))
+    return envelope.error(503, "SERVICE_UNAVAILABLE", "A service this request needs is unavailable")
+
+
 def _constraint_violated(_: Request, exc: Exception) -> Response:
     # Services check their rules before writing; reaching this means two requests raced past
     # the check, and the database's constraint refused the second. A conflict, not a crash.
@@ -119,9 +126,10 @@ def _constraint_violated(_: Request, exc: Exception) -> Response:
     return envelope.error(409, "CONFLICT", "The change conflicts with the current data; retry")
 
 
-def _unexpected(_: Request, exc: Exception) -> Response:
-    log.error("unhandled error", exc_info=exc)
-    return envelope.error(500, "INTERNAL_ERROR", "An internal error occurred")
+def _unstorable_text(_: Request, exc: Exception) -> Response:
+    # PostgreSQL text cannot hold a NUL character (\u0000): bad input in a body, path or query,
+    # which only the database notices. A 400, not a crash.
+    return envelope.error(400, "VALIDATION_ERROR", "Text must not contain the NUL character")
 
 
 # --- request context and metrics -----------------------------------------------------------
@@ -144,11 +152,12 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         id_token = request_id_var.set(request_id)
         start_token = request_started_var.set(started)
-        status_holder = {"status": 500}
+        status_holder: dict[str, Any] = {"status": 500}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 message.setdefault("headers", [])
                 message["headers"] = [
                     *message["headers"],
@@ -158,6 +167,13 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Answered here rather than by Starlette's outer error middleware, so that even a
+            # 500 carries its request id in the header and the envelope.
+            log.exception("unhandled error")
+            if status_holder["status"] == 500 and not status_holder.get("started"):
+                response = envelope.error(500, "INTERNAL_ERROR", "An internal error occurred")
+                await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -187,6 +203,7 @@ class Call:
         self.request = request
         self.db: Database = request.app.state.db
         self.settings: Settings = request.app.state.settings
+        self.services: ServiceClient = request.app.state.services
 
     async def answer(
         self, work: Callable[[], Awaitable[Any]], message: str, status: int = 200
@@ -213,8 +230,33 @@ class Call:
 
 CallDep = Annotated[Call, Depends(Call)]
 
+# List parameters of api.md §1. page × size is the SQL OFFSET, a bigint: larger page numbers
+# are refused with 400 rather than overflowing in the database.
+MAX_PAGE = (2**63 - 1) // 100
+PageNumber = Annotated[int, Query(ge=0, le=MAX_PAGE)]
+PageSize = Annotated[int, Query(ge=1, le=100)]
 
-JobsFactory = Callable[[Database, Settings], list[Job]]
+
+JobsFactory = Callable[[Database, Settings, ServiceClient], list[Job]]
+
+
+def _platform_jobs(db: Database, settings: Settings, services: ServiceClient) -> list[Job]:
+    """Jobs every service runs: the outbox relay and the purge of expired idempotency keys."""
+    deliver = outbox.http_delivery(services)
+    return [
+        Job(
+            "outbox-relay",
+            settings.outbox_interval_seconds,
+            lambda: outbox.relay_once(
+                db, deliver, utcnow(), backoff_seconds=settings.outbox_backoff_seconds
+            ),
+        ),
+        Job(
+            "idempotency-purge",
+            settings.housekeeping_interval_seconds,
+            lambda: idempotency.purge_expired(db),
+        ),
+    ]
 
 
 def create_service_app(
@@ -225,8 +267,8 @@ def create_service_app(
     routers: Sequence[APIRouter],
     jobs: JobsFactory,
 ) -> FastAPI:
-    """A service: its pool opened on start, its background jobs (and the purge of expired
-    idempotency keys) running while it serves, all closed on stop."""
+    """A service: its pool and its client for the other services opened on start, its
+    background jobs running while it serves, all closed on stop."""
     from elms.core.actuator import actuator_router
 
     spec = SERVICES[name]
@@ -234,16 +276,15 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = await Database.open(dsn, spec.schema, name, PoolConfig.for_service(spec, settings))
+        services = ServiceClient(settings.service_urls(), settings.service_call_timeout_seconds)
         app.state.db = db
-        housekeeping = Job(
-            "idempotency-purge",
-            settings.housekeeping_interval_seconds,
-            lambda: idempotency.purge_expired(db),
-        )
+        app.state.services = services
         try:
-            async with background.running([*jobs(db, settings), housekeeping]):
+            all_jobs = [*jobs(db, settings, services), *_platform_jobs(db, settings, services)]
+            async with background.running(all_jobs):
                 yield
         finally:
+            await services.close()
             await db.close()
 
     app = FastAPI(
@@ -260,10 +301,12 @@ def create_service_app(
     app.add_exception_handler(DomainError, _domain_refused)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PoolExhausted, _pool_exhausted)
+    app.add_exception_handler(ServiceUnavailable, _upstream_unavailable)
     app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, _constraint_violated)
+    app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
+    app.add_exception_handler(asyncpg.UntranslatableCharacterError, _unstorable_text)
     app.add_exception_handler(asyncpg.SerializationError, _constraint_violated)
     app.add_exception_handler(asyncpg.DeadlockDetectedError, _constraint_violated)
-    app.add_exception_handler(Exception, _unexpected)
     for r in (*routers, actuator_router()):
         app.include_router(r)
     return app

@@ -12,9 +12,9 @@ from starlette.responses import Response
 from elms.core import envelope
 from elms.core.clock import utcnow
 from elms.core.errors import invalid
-from elms.core.schemas import Page
-from elms.core.web import CallDep, router
-from elms.customer import service
+from elms.core.schemas import IncomingEvent, Page
+from elms.core.web import CallDep, PageNumber, PageSize, router
+from elms.customer import events, service
 from elms.customer.domain import AccountStatus, CreditTransaction, ReservationStatus
 from elms.customer.schemas import (
     AddressIn,
@@ -32,9 +32,6 @@ from elms.customer.schemas import (
 from elms.customer.service import CreditMovement
 
 customers = router("/api/v1/customers", tags=["customers"])
-
-PageNo = Annotated[int, Query(ge=0)]
-PageSize = Annotated[int, Query(ge=1, le=100)]
 
 
 def _customer(customer: object, addresses: list | None = None) -> dict:
@@ -98,7 +95,7 @@ async def list_customers(
     call: CallDep,
     status: AccountStatus | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    page: PageNo = 0,
+    page: PageNumber = 0,
     size: PageSize = 20,
 ) -> Response:
     found, total = await service.list_customers(call.db, status, q, page, size)
@@ -184,7 +181,7 @@ async def list_reservations(
     customer_id: str,
     call: CallDep,
     status: ReservationStatus | None = None,
-    page: PageNo = 0,
+    page: PageNumber = 0,
     size: PageSize = 20,
 ) -> Response:
     found, total = await service.list_reservations(call.db, customer_id, status, page, size)
@@ -199,7 +196,7 @@ async def credit_history(
     from_date: Annotated[date | None, Query(alias="fromDate")] = None,
     to_date: Annotated[date | None, Query(alias="toDate")] = None,
     transaction_type: Annotated[CreditTransaction | None, Query(alias="transactionType")] = None,
-    page: PageNo = 0,
+    page: PageNumber = 0,
     size: PageSize = 20,
 ) -> Response:
     if from_date and to_date and from_date > to_date:
@@ -209,3 +206,15 @@ async def credit_history(
     )
     items = [HistoryOut.model_validate(h, from_attributes=True).wire() for h in found]
     return envelope.success(_page(items, page, size, total), "Credit history")
+
+
+internal = router("/internal/v1", tags=["internal"], include_in_schema=False)
+
+
+@internal.post("/events")
+async def receive_event(body: IncomingEvent, call: CallDep) -> Response:
+    event = events.LoanEvent.from_wire(
+        body.event_id, body.event_type, body.source_service, body.data
+    )
+    outcome = await events.consume(call.db, event, utcnow())
+    return envelope.success({"eventId": body.event_id, "outcome": outcome}, "Event received")

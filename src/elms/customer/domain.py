@@ -249,3 +249,14 @@ def check_kyc_move(current: str, target: str) -> None:
         raise business_rule(
             f"KYC status cannot move from {current} to {target}", "INVALID_STATUS_TRANSITION"
         )
+
+
+def use_directly(position: CreditPosition, amount: Decimal) -> CreditPosition:
+    """Take credit into use without a reservation (a loan approved after its reservation
+    expired): the same check as a reservation, then straight to used credit."""
+    if amount > position.available:
+        raise business_rule(
+            f"Loan amount {amount} exceeds available credit {position.available}",
+            "INSUFFICIENT_CREDIT",
+        )
+    return CreditPosition(position.limit, position.available - amount, position.used + amount)

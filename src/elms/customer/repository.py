@@ -270,7 +270,7 @@ async def close_reservation(
 
 async def active_reservation_totals(conn: Connection, customer_id: str) -> tuple[int, Decimal]:
     row = await conn.fetchrow(
-        "SELECT count(*) AS n, coalesce(sum(reserved_amount), 0) AS total"
+        "SELECT count(*) AS n, coalesce(sum(reserved_amount), 0.00) AS total"
         " FROM credit_reservations WHERE customer_id = $1 AND status = 'ACTIVE'",
         customer_id,
     )
@@ -391,3 +391,16 @@ async def list_history(
         offset,
     )
     return [HistoryEntry(**r) for r in rows], total
+
+
+async def lock_active_reservation_for_application(
+    conn: Connection, customer_id: str, application_id: str
+) -> Reservation | None:
+    row = await conn.fetchrow(
+        f"SELECT {_RESERVATION} FROM credit_reservations"
+        " WHERE customer_id = $1 AND loan_application_id = $2 AND status = 'ACTIVE'"
+        " ORDER BY created_at LIMIT 1 FOR UPDATE",
+        customer_id,
+        application_id,
+    )
+    return Reservation(**row) if row else None

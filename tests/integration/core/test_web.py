@@ -61,3 +61,22 @@ async def test_a_wrong_method_is_a_405_in_the_envelope(customer_service):
     response = await customer_service.client.delete("/api/v1/customers")
     assert response.status_code == 405
     assert response.json()["status"] == "ERROR"
+
+
+async def test_an_unexpected_error_is_a_500_envelope_with_the_request_id_and_no_internals(
+    customer_service, monkeypatch
+):
+    from elms.customer import service
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(service, "get_customer", broken)
+    response = await customer_service.client.get(
+        "/api/v1/customers/anyone", headers={"X-Request-ID": "trace-500"}
+    )
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.json()["error"]["code"] == "INTERNAL_ERROR"
+    assert response.json()["metadata"]["requestId"] == "trace-500"
+    assert "secret" not in response.text

@@ -1,0 +1,181 @@
+"""The transactional outbox (architecture.md §4), shared by every service.
+
+A state change that another service must learn of writes its event into the service's own
+`data_sync_events` in the same transaction (`enqueue`). The relay (`relay_once`, run as a
+background job) delivers pending events, marks them PROCESSED, retries failures with exponential
+backoff up to `max_retries`, then marks them FAILED. Rows are claimed with
+`FOR UPDATE SKIP LOCKED`, so any number of relays can run at once without delivering one event
+concurrently. Delivery is at least once: consumers drop repeats by `(source, event id)` through
+`first_delivery`, in the transaction that applies the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from asyncpg import Connection
+
+from elms.core.clock import utcnow
+from elms.core.database import Database
+from elms.core.service_client import ServiceClient, ServiceUnavailable
+
+log = structlog.get_logger("elms.outbox")
+
+EVENTS_PATH = "/internal/v1/events"
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    event_id: int
+    event_type: str
+    source_service: str
+    target_service: str
+    entity_type: str
+    entity_id: str
+    event_data: dict[str, Any]
+    retry_count: int
+    max_retries: int
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "eventId": self.event_id,
+            "eventType": self.event_type,
+            "sourceService": self.source_service,
+            "entityType": self.entity_type,
+            "entityId": self.entity_id,
+            "data": self.event_data,
+        }
+
+
+class DeliveryRefused(Exception):
+    """The target answered, but not with success."""
+
+
+async def enqueue(
+    conn: Connection,
+    *,
+    event_type: str,
+    source: str,
+    target: str,
+    entity_type: str,
+    entity_id: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> int:
+    """Record an event in the caller's transaction; it is delivered only if that commits."""
+    return await conn.fetchval(
+        """INSERT INTO data_sync_events (event_type, source_service, target_service, entity_type,
+               entity_id, event_data, created_at, next_attempt_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING event_id""",
+        event_type,
+        source,
+        target,
+        entity_type,
+        entity_id,
+        data,
+        now,
+    )
+
+
+def backoff(retry_count: int, base_seconds: float) -> timedelta:
+    return min(timedelta(seconds=base_seconds * 2**retry_count), MAX_BACKOFF)
+
+
+async def relay_once(
+    db: Database,
+    deliver: Callable[[OutboxEvent], Awaitable[None]],
+    now: datetime,
+    *,
+    batch: int = 20,
+    backoff_seconds: float = 1.0,
+) -> int:
+    """Deliver the due pending events once; returns how many were delivered."""
+    delivered = 0
+    async with db.transaction() as conn:
+        rows = await conn.fetch(
+            """SELECT event_id, event_type, source_service, target_service, entity_type,
+                      entity_id, event_data, retry_count, max_retries
+               FROM data_sync_events
+               WHERE status = 'PENDING' AND next_attempt_at <= $1
+               ORDER BY event_id LIMIT $2 FOR UPDATE SKIP LOCKED""",
+            now,
+            batch,
+        )
+        for event in (OutboxEvent(**row) for row in rows):
+            try:
+                await deliver(event)
+            except (DeliveryRefused, ServiceUnavailable) as error:
+                await _failed(conn, event, str(error), now, backoff_seconds)
+                continue
+            await conn.execute(
+                "UPDATE data_sync_events SET status = 'PROCESSED', processed_at = $2,"
+                " error_message = NULL WHERE event_id = $1",
+                event.event_id,
+                now,
+            )
+            delivered += 1
+    return delivered
+
+
+async def _failed(
+    conn: Connection, event: OutboxEvent, error: str, now: datetime, backoff_seconds: float
+) -> None:
+    retries = event.retry_count + 1
+    status = "FAILED" if retries >= event.max_retries else "PENDING"
+    log.warning(
+        "outbox delivery failed",
+        event_id=event.event_id,
+        event_type=event.event_type,
+        target=event.target_service,
+        retry=retries,
+        status=status,
+        error=error,
+    )
+    await conn.execute(
+        """UPDATE data_sync_events
+           SET retry_count = $2, status = $3, error_message = $4, next_attempt_at = $5
+           WHERE event_id = $1""",
+        event.event_id,
+        retries,
+        status,
+        error[:1000],
+        now + backoff(retries, backoff_seconds),
+    )
+
+
+def http_delivery(client: ServiceClient) -> Callable[[OutboxEvent], Awaitable[None]]:
+    """Deliver by POSTing the event to the target service's events endpoint."""
+
+    async def deliver(event: OutboxEvent) -> None:
+        response = await client.call(event.target_service, "POST", EVENTS_PATH, event.wire())
+        if not response.ok:
+            raise DeliveryRefused(f"HTTP {response.status} {response.error.get('code')}")
+
+    return deliver
+
+
+async def first_delivery(conn: Connection, source: str, event_id: int, event_type: str) -> bool:
+    """True the first time this service sees the event; False for every repeat. Call it in the
+    transaction that applies the event, so the record and the effect commit together."""
+    inserted = await conn.fetchval(
+        """INSERT INTO processed_events (source_service, event_id, event_type, processed_at)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
+        source,
+        event_id,
+        event_type,
+        utcnow(),
+    )
+    return bool(inserted)
+
+
+async def counts(db: Database) -> dict[str, int]:
+    async with db.connection() as conn:
+        rows = await conn.fetch(
+            "SELECT status, count(*) AS n FROM data_sync_events GROUP BY status"
+        )
+    return {row["status"]: row["n"] for row in rows}

@@ -1,0 +1,287 @@
+"""Routes of the loan service (api.md §3): parse, call one service function, answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import File, Form, Query, UploadFile
+from starlette.responses import FileResponse, Response
+
+from elms.core import envelope
+from elms.core.clock import utcnow
+from elms.core.money import ZERO
+from elms.core.schemas import Page
+from elms.core.web import CallDep, PageNumber, PageSize, router
+from elms.loan import document_service, service
+from elms.loan.documents import VerificationStatus
+from elms.loan.domain import Installment, InstallmentStatus, LoanStatus, LoanType
+from elms.loan.repository import Document, Loan
+from elms.loan.schedule import Schedule
+from elms.loan.schemas import (
+    ApplyPaymentRequest,
+    ApproveRequest,
+    CancelRequest,
+    DisburseRequest,
+    DocumentOut,
+    DocumentType,
+    InstallmentOut,
+    LoanOut,
+    LoanRequest,
+    RejectRequest,
+    ScheduleRequest,
+    ScheduleRowOut,
+    VerifyDocumentRequest,
+)
+from elms.loan.service import LoanView
+
+loans = router("/api/v1/loans", tags=["loans"])
+internal = router("/internal/v1", tags=["internal"], include_in_schema=False)
+
+
+def _loan(loan: Loan) -> dict[str, Any]:
+    return LoanOut.model_validate(loan, from_attributes=True).wire()
+
+
+def _installment(row: Installment) -> dict[str, Any]:
+    data = InstallmentOut.model_validate(row, from_attributes=True)
+    data.remaining_amount = row.remaining
+    return data.wire()
+
+
+def _unpaid(rows: list[Installment]) -> list[Installment]:
+    return [r for r in rows if r.status != InstallmentStatus.PAID]
+
+
+def _loan_details(view: LoanView) -> dict[str, Any]:
+    data = _loan(view.loan)
+    unpaid = _unpaid(view.installments)
+    data.update(
+        paidInstallments=len(view.installments) - len(unpaid),
+        remainingInstallments=len(unpaid),
+        nextInstallmentDate=unpaid[0].due_date if unpaid else None,
+    )
+    if view.payments is not None:
+        data["paymentHistory"] = {
+            "totalPaid": view.payments.total_paid,
+            "lastPaymentDate": view.payments.last_payment_date,
+            "lastPaymentAmount": view.payments.last_payment_amount,
+            "earlyPaymentDiscount": view.payments.discounts,
+            "latePaymentPenalty": view.payments.penalties,
+        }
+    if view.application is not None:
+        app = view.application
+        data["application"] = {
+            "applicationId": app.application_id,
+            "applicationStatus": app.application_status,
+            "submittedAt": app.submitted_at,
+            "reviewedAt": app.reviewed_at,
+            "reviewerId": app.reviewer_id,
+            "reviewNotes": app.review_notes,
+            "approvalConditions": app.approval_conditions,
+            "rejectionReason": app.rejection_reason,
+            "employmentDetails": app.employment_details,
+            "incomeVerification": app.income_verification,
+            "collateral": app.collateral_details,
+        }
+    data["installments"] = [_installment(r) for r in view.installments]
+    return data
+
+
+def _schedule(view: LoanView) -> dict[str, Any]:
+    rows = view.installments
+    unpaid = _unpaid(rows)
+    remaining = sum((r.remaining for r in rows), ZERO)
+    total = sum((r.total_amount for r in rows), ZERO)
+    return {
+        "loanId": view.loan.loan_id,
+        "totalInstallments": len(rows),
+        "installments": [_installment(r) for r in rows],
+        "summary": {
+            "totalPrincipal": sum((r.principal_amount for r in rows), ZERO),
+            "totalInterest": sum((r.interest_amount for r in rows), ZERO),
+            "totalAmount": total,
+            "paidAmount": total - remaining,
+            "remainingAmount": remaining,
+            "nextDueAmount": unpaid[0].remaining if unpaid else None,
+            "nextDueDate": unpaid[0].due_date if unpaid else None,
+        },
+    }
+
+
+def _preview(schedule: Schedule, request: ScheduleRequest) -> dict[str, Any]:
+    return {
+        "loanAmount": request.loan_amount,
+        "interestRate": request.interest_rate,
+        "interestMethod": request.interest_method,
+        "installmentCount": request.installment_count,
+        "installmentAmount": schedule.installment_amount,
+        "totalInterest": schedule.total_interest,
+        "totalRepaymentAmount": schedule.total_repayment,
+        "firstInstallmentDate": schedule.first_due_date,
+        "maturityDate": schedule.maturity_date,
+        "installments": [
+            ScheduleRowOut(
+                installment_number=r.number,
+                due_date=r.due_date,
+                principal_amount=r.principal,
+                interest_amount=r.interest,
+                total_amount=r.total,
+            ).wire()
+            for r in schedule.installments
+        ],
+    }
+
+
+@loans.post("/preview")
+async def preview_loan(body: ScheduleRequest, call: CallDep) -> Response:
+    service.check_rate_policy(body.interest_rate, call.settings)
+    schedule = service.preview(body, utcnow().date())
+    return envelope.success(_preview(schedule, body), "Schedule preview")
+
+
+@loans.post("", status_code=201)
+async def create_loan(body: LoanRequest, call: CallDep) -> Response:
+    async def work() -> dict[str, Any]:
+        view, _ = await service.create_loan(call.db, call.services, call.settings, body, utcnow())
+        return _loan_details(view)
+
+    return await call.answer(work, "Loan application created", 201)
+
+
+@loans.get("")
+async def list_loans(
+    call: CallDep,
+    status: LoanStatus | None = None,
+    loan_type: Annotated[LoanType | None, Query(alias="loanType")] = None,
+    page: PageNumber = 0,
+    size: PageSize = 20,
+) -> Response:
+    found, total = await service.list_loans(call.db, None, status, loan_type, page, size)
+    return envelope.success(
+        Page[dict].of([_loan(x) for x in found], page, size, total).wire(), "Loans"
+    )
+
+
+@loans.get("/customer/{customer_id}")
+async def customer_loans(
+    customer_id: str,
+    call: CallDep,
+    status: LoanStatus | None = None,
+    loan_type: Annotated[LoanType | None, Query(alias="loanType")] = None,
+    page: PageNumber = 0,
+    size: PageSize = 20,
+) -> Response:
+    found, total = await service.list_loans(call.db, customer_id, status, loan_type, page, size)
+    return envelope.success(
+        Page[dict].of([_loan(x) for x in found], page, size, total).wire(), "Customer loans"
+    )
+
+
+@loans.get("/{loan_id}")
+async def get_loan(loan_id: str, call: CallDep) -> Response:
+    return envelope.success(_loan_details(await service.get_loan(call.db, loan_id)), "Loan")
+
+
+@loans.get("/{loan_id}/installments")
+async def get_installments(loan_id: str, call: CallDep) -> Response:
+    return envelope.success(_schedule(await service.get_loan(call.db, loan_id)), "Installments")
+
+
+@loans.post("/{loan_id}/approve")
+async def approve(loan_id: str, body: ApproveRequest, call: CallDep) -> Response:
+    loan = await service.approve_loan(call.db, loan_id, body, utcnow())
+    return envelope.success(_loan(loan), "Loan approved")
+
+
+@loans.post("/{loan_id}/reject")
+async def reject(loan_id: str, body: RejectRequest, call: CallDep) -> Response:
+    loan = await service.reject_loan(call.db, loan_id, body, utcnow())
+    return envelope.success(_loan(loan), "Loan rejected")
+
+
+@loans.post("/{loan_id}/cancel")
+async def cancel(loan_id: str, body: CancelRequest, call: CallDep) -> Response:
+    loan = await service.cancel_loan(call.db, loan_id, body, utcnow())
+    return envelope.success(_loan(loan), "Loan cancelled")
+
+
+@loans.post("/{loan_id}/disburse")
+async def disburse(loan_id: str, body: DisburseRequest, call: CallDep) -> Response:
+    loan = await service.disburse_loan(call.db, loan_id, body, utcnow())
+    return envelope.success(_loan(loan), "Loan disbursed")
+
+
+@internal.post("/loans/{loan_id}/payments")
+async def apply_payment(loan_id: str, body: ApplyPaymentRequest, call: CallDep) -> Response:
+    result = await service.apply_payment(call.db, loan_id, body, utcnow())
+    headers = {"Idempotent-Replayed": "true"} if result.pop("replayed") else None
+    return envelope.success(result, "Payment applied", headers=headers)
+
+
+@loans.post("/{loan_id}/documents", status_code=201)
+async def upload_document(
+    loan_id: str,
+    call: CallDep,
+    document_type: Annotated[DocumentType, Form(alias="documentType")],
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    limit = call.settings.documents_max_bytes
+    declared = call.request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise document_service.too_large(limit)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await file.read(document_service.CHUNK):
+            yield chunk
+
+    document = await document_service.upload(
+        call.db,
+        call.settings.data_dir,
+        loan_id,
+        document_type,
+        file.filename,
+        chunks(),
+        limit,
+        None,
+        utcnow(),
+    )
+    return envelope.success(_document(document), "Document uploaded", 201)
+
+
+@loans.get("/{loan_id}/documents")
+async def list_documents(loan_id: str, call: CallDep) -> Response:
+    documents = await document_service.list_documents(call.db, loan_id)
+    return envelope.success([_document(d) for d in documents], "Documents")
+
+
+@loans.get("/{loan_id}/documents/{document_id}/content")
+async def document_content(loan_id: str, document_id: int, call: CallDep) -> Response:
+    document, path = await document_service.get_document(
+        call.db, call.settings.data_dir, loan_id, document_id
+    )
+    return FileResponse(
+        path,
+        media_type=document.mime_type,
+        filename=document.document_name,
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+@loans.post("/{loan_id}/documents/{document_id}/verify")
+async def verify_document(
+    loan_id: str, document_id: int, body: VerifyDocumentRequest, call: CallDep
+) -> Response:
+    document = await document_service.verify(
+        call.db,
+        loan_id,
+        document_id,
+        VerificationStatus(body.status),
+        body.verified_by,
+        utcnow(),
+    )
+    return envelope.success(_document(document), f"Document {body.status.lower()}")
+
+
+def _document(document: Document) -> dict[str, Any]:
+    return DocumentOut.model_validate(document, from_attributes=True).wire()

@@ -1,0 +1,204 @@
+"""Request and response models of the loan API (api.md §3)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from elms.core.clock import today
+from elms.core.schemas import CamelModel, Money, NonNegativeMoney, PositiveMoney, Rate
+from elms.loan.domain import CollateralType, LoanType
+from elms.loan.schedule import ALLOWED_COUNTS, InterestMethod
+
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+# The schema's CHECK allows 0.001–0.5; the policy range (default 0.1–0.5) is applied on top.
+SchemaRate = Annotated[Rate, Field(ge=Decimal("0.001"), le=Decimal("0.5"))]
+
+
+def _allowed_count(value: int) -> int:
+    if value not in ALLOWED_COUNTS:
+        raise ValueError(f"installmentCount must be one of {', '.join(map(str, ALLOWED_COUNTS))}")
+    return value
+
+
+def _not_in_future(value: date | None) -> date | None:
+    if value is not None and value > today():
+        raise ValueError("must not be in the future")
+    return value
+
+
+class Collateral(CamelModel):
+    type: CollateralType = CollateralType.NONE
+    value: NonNegativeMoney = Decimal("0.00")
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class ScheduleRequest(CamelModel):
+    """What a schedule depends on: the calculator of `POST /loans/preview` takes just this."""
+
+    loan_amount: PositiveMoney
+    interest_rate: SchemaRate
+    installment_count: Annotated[int, Field(strict=True)]
+    interest_method: InterestMethod = InterestMethod.DECLINING_BALANCE
+    application_date: date | None = None
+    requested_disbursement_date: date | None = None
+
+    _count = field_validator("installment_count")(_allowed_count)
+
+    @model_validator(mode="after")
+    def _disbursement_after_application(self) -> ScheduleRequest:
+        applied = self.application_date or today()
+        wanted = self.requested_disbursement_date
+        if wanted is not None and wanted < applied:
+            raise ValueError("requestedDisbursementDate must not be before applicationDate")
+        return self
+
+
+class ApplicantSnapshot(CamelModel):
+    """What the saga's VALIDATE_CUSTOMER step saw of the customer; without it the loan service
+    asks the customer service."""
+
+    account_status: str
+    kyc_status: str
+    credit_score: int | None = None
+    risk_level: str
+    annual_income: Money | None = None
+    available_credit: Money
+
+
+class LoanRequest(ScheduleRequest):
+    customer_id: Identifier
+    loan_type: LoanType
+    purpose: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    collateral: Collateral = Field(default_factory=Collateral)
+    employment_details: dict[str, Any] | None = None
+    income_verification: dict[str, Any] | None = None
+    application_id: Identifier | None = None
+    saga_id: Identifier | None = None
+    applicant: ApplicantSnapshot | None = None
+
+    _dates = field_validator("application_date")(_not_in_future)
+
+
+class ApproveRequest(CamelModel):
+    notes: Text | None = None
+    conditions: dict[str, Any] | list[Any] | None = None
+    officer_id: Identifier | None = None
+
+
+class RejectRequest(CamelModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    officer_id: Identifier | None = None
+
+
+class CancelRequest(CamelModel):
+    reason: Text | None = None
+
+
+class DisburseRequest(CamelModel):
+    disbursement_date: date | None = None
+
+    _dates = field_validator("disbursement_date")(_not_in_future)
+
+
+class InstallmentPaymentIn(CamelModel):
+    installment_number: Annotated[int, Field(ge=1, strict=True)]
+    principal_paid: NonNegativeMoney
+    interest_paid: NonNegativeMoney
+    penalty_paid: NonNegativeMoney = Decimal("0.00")
+    discount_applied: NonNegativeMoney = Decimal("0.00")
+
+
+class ApplyPaymentRequest(CamelModel):
+    payment_id: Identifier
+    expected_version: Annotated[int, Field(ge=1, strict=True)]
+    paid_at: datetime
+    installments: Annotated[list[InstallmentPaymentIn], Field(min_length=1, max_length=24)]
+
+    @field_validator("installments")
+    @classmethod
+    def _distinct(cls, rows: list[InstallmentPaymentIn]) -> list[InstallmentPaymentIn]:
+        numbers = [r.installment_number for r in rows]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("an installment may appear once per payment")
+        return rows
+
+
+class InstallmentOut(CamelModel):
+    installment_number: int
+    due_date: date
+    principal_amount: Decimal
+    interest_amount: Decimal
+    total_amount: Decimal
+    status: str
+    paid_date: datetime | None
+    paid_amount: Decimal
+    discount_applied: Decimal
+    penalty_applied: Decimal
+    remaining_amount: Decimal
+
+
+class ScheduleRowOut(CamelModel):
+    installment_number: int
+    due_date: date
+    principal_amount: Decimal
+    interest_amount: Decimal
+    total_amount: Decimal
+
+
+class LoanOut(CamelModel):
+    loan_id: str
+    application_id: str | None
+    customer_id: str
+    loan_amount: Decimal
+    outstanding_amount: Decimal
+    interest_rate: Decimal
+    interest_method: str
+    installment_count: int
+    installment_amount: Decimal
+    total_repayment_amount: Decimal
+    loan_type: str
+    purpose: str | None
+    status: str
+    application_date: datetime
+    approval_date: datetime | None
+    disbursement_date: datetime | None
+    first_installment_date: date | None
+    last_installment_date: date | None
+    maturity_date: date | None
+    collateral_type: str
+    collateral_value: Decimal
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    saga_id: str | None
+
+
+class VerifyDocumentRequest(CamelModel):
+    status: Literal["VERIFIED", "REJECTED"]
+    verified_by: Identifier | None = None
+
+
+DocumentType = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z0-9_ -]{0,99}$")
+]
+
+
+class DocumentOut(CamelModel):
+    document_id: int
+    loan_id: str
+    document_type: str
+    document_name: str
+    file_size: int | None
+    mime_type: str | None
+    uploaded_at: datetime
+    uploaded_by: str | None
+    verification_status: str
+    verified_at: datetime | None
+    verified_by: str | None

@@ -1,0 +1,489 @@
+"""Loan use cases: one function per command or query, one transaction each.
+
+Every change of a loan locks its row first (`lock_loan`), asks the pure rules, and writes the
+loan, its installments, its application and its outbox events in that one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from elms.core import outbox
+from elms.core.clock import as_naive_utc
+from elms.core.config import Settings
+from elms.core.database import Database
+from elms.core.errors import business_rule, conflict, invalid, not_found
+from elms.core.ids import new_id
+from elms.core.money import ZERO
+from elms.core.service_client import ServiceClient, ServiceUnavailable
+from elms.loan import domain, underwriting
+from elms.loan import repository as repo
+from elms.loan.domain import Installment, InstallmentPayment, LoanAction, LoanStatus
+from elms.loan.repository import Application, Loan, PaymentTotals
+from elms.loan.schedule import Schedule, build_schedule, due_dates
+from elms.loan.schemas import (
+    ApplicantSnapshot,
+    ApplyPaymentRequest,
+    ApproveRequest,
+    CancelRequest,
+    DisburseRequest,
+    LoanRequest,
+    RejectRequest,
+    ScheduleRequest,
+)
+
+SERVICE = "loan"
+
+
+@dataclass(frozen=True)
+class LoanView:
+    loan: Loan
+    application: Application | None
+    installments: list[Installment]
+    payments: PaymentTotals | None = None
+
+
+def preview(request: ScheduleRequest, today: date) -> Schedule:
+    start = request.requested_disbursement_date or request.application_date or today
+    return build_schedule(
+        request.loan_amount,
+        request.interest_rate,
+        request.installment_count,
+        request.interest_method,
+        start,
+    )
+
+
+def check_rate_policy(rate: Decimal, settings: Settings) -> None:
+    low, high = settings.loan_min_interest_rate, settings.loan_max_interest_rate
+    if not low <= rate <= high:
+        raise invalid("interestRate", f"interestRate must be between {low} and {high}", rate)
+
+
+# --- creation -------------------------------------------------------------------------------
+
+
+async def _applicant(
+    services: ServiceClient, request: LoanRequest, application_id: str
+) -> ApplicantSnapshot:
+    """The customer as the loan service may judge it: the saga's snapshot, or the customer
+    service's answer (never customer_db). Credit the customer already reserved for this very
+    application counts as available to it."""
+    if request.applicant is not None:
+        return request.applicant
+    found = await services.call("customer", "GET", f"/api/v1/customers/{request.customer_id}")
+    if found.status == 404:
+        raise not_found("Customer", request.customer_id)
+    if not found.ok:
+        raise ServiceUnavailable(f"customer service answered {found.status}")
+    customer = found.data
+    reserved = await services.call(
+        "customer",
+        "GET",
+        f"/api/v1/customers/{request.customer_id}/credit/reservations",
+        params={"status": "ACTIVE", "size": 100},
+    )
+    held = sum(
+        (
+            Decimal(str(r["reservedAmount"]))
+            for r in (reserved.data or {}).get("content", [])
+            if r.get("loanApplicationId") == application_id
+        ),
+        ZERO,
+    )
+    return ApplicantSnapshot(
+        account_status=customer["accountStatus"],
+        kyc_status=customer["kycStatus"],
+        credit_score=customer.get("creditScore"),
+        risk_level=customer["riskLevel"],
+        annual_income=customer.get("annualIncome"),
+        available_credit=Decimal(str(customer["availableCredit"])) + held,
+    )
+
+
+def _check_applicant(applicant: ApplicantSnapshot, amount: Decimal) -> None:
+    if applicant.account_status != "ACTIVE":
+        raise business_rule(
+            f"Customer account is {applicant.account_status}, not ACTIVE", "CUSTOMER_NOT_ACTIVE"
+        )
+    if amount > applicant.available_credit:
+        raise business_rule(
+            f"Loan amount {amount} exceeds available credit {applicant.available_credit}",
+            "INSUFFICIENT_CREDIT",
+            availableCredit=applicant.available_credit,
+            requestedAmount=amount,
+        )
+
+
+def _loan_event(kind: str, loan: Loan, previous_status: str) -> dict[str, Any]:
+    return {
+        "loanId": loan.loan_id,
+        "applicationId": loan.application_id,
+        "customerId": loan.customer_id,
+        "loanAmount": loan.loan_amount,
+        "previousStatus": previous_status,
+        "event": kind,
+    }
+
+
+async def _emit(
+    conn: asyncpg.Connection, kind: str, loan: Loan, previous: str, now: datetime
+) -> None:
+    await outbox.enqueue(
+        conn,
+        event_type=kind,
+        source=SERVICE,
+        target="customer",
+        entity_type="LOAN",
+        entity_id=loan.loan_id,
+        data=_loan_event(kind, loan, previous),
+        now=now,
+    )
+
+
+async def create_loan(
+    db: Database,
+    services: ServiceClient,
+    settings: Settings,
+    request: LoanRequest,
+    now: datetime,
+) -> tuple[LoanView, bool]:
+    """Store the application, the loan and its schedule; decide the underwriting. Idempotent by
+    application id and saga id: a repeat returns the loan made first (and False)."""
+    check_rate_policy(request.interest_rate, settings)
+    application_id = request.application_id or new_id("APP")
+    async with db.connection() as conn:
+        existing = await repo.find_loan_for(conn, application_id, request.saga_id)
+    if existing is not None:
+        return await _existing(db, existing, request), False
+
+    applicant = await _applicant(services, request, application_id)
+    _check_applicant(applicant, request.loan_amount)
+    applied_on = request.application_date or now.date()
+    schedule = preview(request, now.date())
+    decision = underwriting.decide(
+        underwriting.Applicant(
+            applicant.kyc_status,
+            applicant.credit_score,
+            applicant.risk_level,
+            applicant.annual_income,
+        ),
+        schedule.installment_amount,
+        underwriting.Policy(
+            settings.underwriting_min_credit_score,
+            settings.underwriting_max_installment_to_income,
+        ),
+    )
+    status = LoanStatus.APPROVED if decision.approved else LoanStatus.PENDING_APPROVAL
+    conditions = {
+        "automatic": decision.approved,
+        "checks": [c.as_dict() for c in decision.checks],
+    }
+    try:
+        async with db.transaction() as conn:
+            application = await repo.insert_application(
+                conn,
+                {
+                    "application_id": application_id,
+                    "customer_id": request.customer_id,
+                    "requested_amount": request.loan_amount,
+                    "requested_term": request.installment_count,
+                    "loan_type": request.loan_type,
+                    "purpose": request.purpose,
+                    "employment_details": request.employment_details,
+                    "income_verification": request.income_verification,
+                    "collateral_details": request.collateral.wire(),
+                    "application_status": "APPROVED" if decision.approved else "SUBMITTED",
+                    "submitted_at": now,
+                    "reviewed_at": now if decision.approved else None,
+                    "reviewer_id": "AUTOMATIC_UNDERWRITING" if decision.approved else None,
+                    "review_notes": "; ".join(decision.reasons),
+                    "approval_conditions": conditions,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            loan = await repo.insert_loan(
+                conn,
+                {
+                    "loan_id": new_id("LOAN"),
+                    "application_id": application_id,
+                    "customer_id": request.customer_id,
+                    "loan_amount": request.loan_amount,
+                    "outstanding_amount": request.loan_amount,
+                    "interest_rate": request.interest_rate,
+                    "interest_method": request.interest_method,
+                    "installment_count": request.installment_count,
+                    "installment_amount": schedule.installment_amount,
+                    "total_repayment_amount": schedule.total_repayment,
+                    "loan_type": request.loan_type,
+                    "purpose": request.purpose,
+                    "status": status,
+                    "application_date": datetime.combine(applied_on, time.min),
+                    "approval_date": now if decision.approved else None,
+                    "first_installment_date": schedule.first_due_date,
+                    "last_installment_date": schedule.maturity_date,
+                    "maturity_date": schedule.maturity_date,
+                    "collateral_type": request.collateral.type,
+                    "collateral_value": request.collateral.value,
+                    "credit_verification_status": "VERIFIED",
+                    "saga_id": request.saga_id,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            await repo.insert_installments(
+                conn,
+                loan.loan_id,
+                [
+                    (row.number, row.due_date, row.principal, row.interest, row.total, now)
+                    for row in schedule.installments
+                ],
+            )
+            if decision.approved:
+                await _emit(conn, "LOAN_APPROVED", loan, LoanStatus.PENDING_APPROVAL, now)
+            installments = await repo.list_installments(conn, loan.loan_id)
+    except asyncpg.UniqueViolationError:
+        # A concurrent request with the same application or saga id won the race.
+        async with db.connection() as conn:
+            existing = await repo.find_loan_for(conn, application_id, request.saga_id)
+        if existing is None:
+            raise
+        return await _existing(db, existing, request), False
+    return LoanView(loan, application, installments), True
+
+
+async def _existing(db: Database, loan: Loan, request: LoanRequest) -> LoanView:
+    if loan.customer_id != request.customer_id or loan.loan_amount != request.loan_amount:
+        raise conflict(
+            f"Application {loan.application_id} already made loan {loan.loan_id}"
+            " for another customer or amount",
+            "CONFLICT",
+            "applicationId",
+        )
+    return await get_loan(db, loan.loan_id)
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+async def get_loan(db: Database, loan_id: str) -> LoanView:
+    async with db.connection() as conn:
+        loan = await repo.get_loan(conn, loan_id)
+        if loan is None:
+            raise not_found("Loan", loan_id)
+        application = (
+            await repo.get_application(conn, loan.application_id) if loan.application_id else None
+        )
+        installments = await repo.list_installments(conn, loan_id)
+        payments = await repo.payment_totals(conn, loan_id)
+    return LoanView(loan, application, installments, payments)
+
+
+async def list_loans(
+    db: Database,
+    customer_id: str | None,
+    status: str | None,
+    loan_type: str | None,
+    page: int,
+    size: int,
+) -> tuple[list[Loan], int]:
+    async with db.connection() as conn:
+        return await repo.list_loans(conn, customer_id, status, loan_type, size, page * size)
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+
+async def _locked(conn: asyncpg.Connection, loan_id: str) -> Loan:
+    loan = await repo.lock_loan(conn, loan_id)
+    if loan is None:
+        raise not_found("Loan", loan_id)
+    return loan
+
+
+async def approve_loan(db: Database, loan_id: str, request: ApproveRequest, now: datetime) -> Loan:
+    async with db.transaction() as conn:
+        loan = await _locked(conn, loan_id)
+        status = domain.next_status(loan.status, LoanAction.APPROVE)
+        updated = await repo.update_loan(
+            conn, loan_id, {"status": status, "approval_date": now}, now
+        )
+        if loan.application_id:
+            await repo.review_application(
+                conn,
+                loan.application_id,
+                {
+                    "application_status": "APPROVED",
+                    "reviewed_at": now,
+                    "reviewer_id": request.officer_id,
+                    "review_notes": request.notes,
+                    "approval_conditions": request.conditions,
+                },
+                now,
+            )
+        await _emit(conn, "LOAN_APPROVED", updated, loan.status, now)
+    return updated
+
+
+async def reject_loan(db: Database, loan_id: str, request: RejectRequest, now: datetime) -> Loan:
+    async with db.transaction() as conn:
+        loan = await _locked(conn, loan_id)
+        status = domain.next_status(loan.status, LoanAction.REJECT)
+        updated = await repo.update_loan(conn, loan_id, {"status": status}, now)
+        if loan.application_id:
+            await repo.review_application(
+                conn,
+                loan.application_id,
+                {
+                    "application_status": "REJECTED",
+                    "reviewed_at": now,
+                    "reviewer_id": request.officer_id,
+                    "rejection_reason": request.reason,
+                },
+                now,
+            )
+        await _emit(conn, "LOAN_REJECTED", updated, loan.status, now)
+    return updated
+
+
+async def cancel_loan(db: Database, loan_id: str, request: CancelRequest, now: datetime) -> Loan:
+    async with db.transaction() as conn:
+        loan = await _locked(conn, loan_id)
+        status = domain.next_status(loan.status, LoanAction.CANCEL)
+        updated = await repo.update_loan(conn, loan_id, {"status": status}, now)
+        if loan.application_id:
+            await repo.review_application(
+                conn,
+                loan.application_id,
+                {"application_status": "CANCELLED", "review_notes": request.reason},
+                now,
+            )
+        await _emit(conn, "LOAN_CANCELLED", updated, loan.status, now)
+    return updated
+
+
+async def disburse_loan(
+    db: Database, loan_id: str, request: DisburseRequest, now: datetime
+) -> Loan:
+    """APPROVED → ACTIVE. Disbursed in a later month than the schedule assumed, the due dates
+    move with it (the amounts do not)."""
+    disbursed_on = request.disbursement_date or now.date()
+    async with db.transaction() as conn:
+        loan = await _locked(conn, loan_id)
+        status = domain.next_status(loan.status, LoanAction.DISBURSE)
+        if disbursed_on < loan.application_date.date():
+            raise invalid(
+                "disbursementDate", "must not be before the application date", str(disbursed_on)
+            )
+        dates = due_dates(disbursed_on, loan.installment_count)
+        changes: dict[str, Any] = {
+            "status": status,
+            "disbursement_date": datetime.combine(disbursed_on, time.min),
+        }
+        if dates[0] != loan.first_installment_date:
+            await repo.move_due_dates(conn, loan_id, dates, now)
+            changes.update(
+                first_installment_date=dates[0],
+                last_installment_date=dates[-1],
+                maturity_date=dates[-1],
+            )
+        return await repo.update_loan(conn, loan_id, changes, now)
+
+
+# --- payments -------------------------------------------------------------------------------
+
+
+async def apply_payment(
+    db: Database, loan_id: str, request: ApplyPaymentRequest, now: datetime
+) -> dict[str, Any]:
+    """Apply a payment's allocation to the installments, once per payment id.
+
+    The caller calculated against the loan at `expectedVersion`; if the loan changed since
+    (another payment, say), the call is refused with 409 and nothing is written, so one
+    installment is never paid twice."""
+    async with db.transaction() as conn:
+        loan = await _locked(conn, loan_id)
+        earlier = await repo.get_payment_application(conn, request.payment_id)
+        if earlier is not None:
+            if earlier["loan_id"] != loan_id:
+                raise conflict("Payment was applied to another loan", "CONFLICT", "paymentId")
+            return {**earlier["result"], "replayed": True}
+        if loan.status != LoanStatus.ACTIVE:
+            raise business_rule(
+                f"Payments apply to ACTIVE loans; this one is {loan.status}",
+                "INVALID_LOAN_STATE",
+            )
+        if loan.version != request.expected_version:
+            raise conflict(
+                f"Loan changed since the payment was calculated (version {loan.version},"
+                f" not {request.expected_version})",
+                "VERSION_CONFLICT",
+                "expectedVersion",
+            )
+        installments = await repo.list_installments(conn, loan_id)
+        parts = [
+            InstallmentPayment(
+                p.installment_number,
+                p.principal_paid,
+                p.interest_paid,
+                p.penalty_paid,
+                p.discount_applied,
+            )
+            for p in request.installments
+        ]
+        changes = domain.apply_payment(installments, parts)
+        paid_at = as_naive_utc(request.paid_at)
+        await repo.apply_installment_changes(conn, loan_id, changes, paid_at)
+        principal = sum((p.principal_paid for p in parts), ZERO)
+        paid_off = domain.is_paid_off(installments, changes)
+        loan_changes: dict[str, Any] = {"outstanding_amount": loan.outstanding_amount - principal}
+        if paid_off:
+            loan_changes["status"] = domain.next_status(loan.status, LoanAction.PAY_OFF)
+        updated = await repo.update_loan(conn, loan_id, loan_changes, now)
+        if paid_off:
+            await _emit(conn, "LOAN_PAID_OFF", updated, loan.status, now)
+        result = {
+            "loanId": loan_id,
+            "paymentId": request.payment_id,
+            "principalPaid": principal,
+            "outstandingAmount": updated.outstanding_amount,
+            "loanStatus": updated.status,
+            "loanPaidOff": paid_off,
+            "loanVersion": updated.version,
+            "installments": [
+                {
+                    "installmentNumber": c.installment_number,
+                    "status": c.status,
+                    "paidAmount": c.paid_amount,
+                    "remainingAmount": c.remaining_amount,
+                }
+                for c in changes
+            ],
+        }
+        await repo.insert_payment_application(
+            conn,
+            {
+                "payment_id": request.payment_id,
+                "loan_id": loan_id,
+                "applied_at": now,
+                "paid_date": paid_at,
+                "principal_paid": principal,
+                "interest_paid": sum((p.interest_paid for p in parts), ZERO),
+                "penalty_paid": sum((p.penalty_paid for p in parts), ZERO),
+                "discount_applied": sum((p.discount_applied for p in parts), ZERO),
+                "amount_paid": sum((p.cash for p in parts), ZERO),
+                "result": result,
+            },
+        )
+    return {**result, "replayed": False}
+
+
+async def mark_overdue(db: Database, today: date, now: datetime) -> int:
+    async with db.transaction() as conn:
+        return await repo.mark_overdue(conn, today, now)
