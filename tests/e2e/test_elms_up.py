@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import psutil
 
+from elms.core.config import SERVICES
+from elms.services import APPLICATIONS
+
 STARTUP_SECONDS = 120
 
 
@@ -30,6 +33,7 @@ class Running:
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
         self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -41,6 +45,7 @@ class Running:
         """Block until the process prints a line containing `text` (bounded)."""
         while True:
             line = self.lines.get(timeout=STARTUP_SECONDS)
+            self.seen.append(line)
             if text in line:
                 return line
 
@@ -66,12 +71,17 @@ def elms_up(env: dict[str, str]) -> Iterator[Running]:
 
 def test_elms_up_serves_restarts_a_dead_service_keeps_data_and_stops_cleanly(tmp_path: Path):
     data_dir = tmp_path / "data"
-    port = _free_port()
+    ports = {service: _free_port() for service in SERVICES}
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELMS_")}
-    env.update(ELMS_DATA_DIR=str(data_dir), ELMS_CUSTOMER_PORT=str(port), ELMS_LOG_LEVEL="WARNING")
-    base = f"http://127.0.0.1:{port}"
+    env.update(ELMS_DATA_DIR=str(data_dir), ELMS_LOG_LEVEL="WARNING")
+    for service, free in ports.items():
+        env[f"ELMS_{service.upper()}_PORT"] = str(free)
+        env[f"ELMS_{service.upper()}_URL"] = f"http://127.0.0.1:{free}"
+    base = f"http://127.0.0.1:{ports['customer']}"
 
     with elms_up(env) as running:
+        ready = [line.split()[0] for line in running.seen if line.strip().endswith("ready")]
+        assert sorted(ready) == sorted(APPLICATIONS), running.seen
         created = httpx.post(
             f"{base}/api/v1/customers",
             json={

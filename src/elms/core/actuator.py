@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from elms.core import envelope
+from elms.core import envelope, outbox
 from elms.core.database import Database
 
 HEALTH_QUERY_TIMEOUT = 2.0
@@ -21,14 +21,18 @@ def actuator_router() -> APIRouter:
     @r.get("/health")
     async def health(request: Request) -> Response:
         db: Database = request.app.state.db
+        outbox_counts: dict[str, int] = {}
         try:
-            async with asyncio.timeout(HEALTH_QUERY_TIMEOUT), db.connection() as conn:
-                await conn.fetchval("SELECT 1")
+            async with asyncio.timeout(HEALTH_QUERY_TIMEOUT):
+                outbox_counts = await outbox.counts(db)
             database = {"status": "UP", "details": {"pool": db.stats()}}
         except Exception as error:
             database = {"status": "DOWN", "details": {"error": type(error).__name__}}
         status = database["status"]
-        data = {"status": status, "components": {"db": database}}
+        data = {
+            "status": status,
+            "components": {"db": database, "outbox": {"status": status, "details": outbox_counts}},
+        }
         return envelope.success(data, f"Service is {status}", 200 if status == "UP" else 503)
 
     @r.get("/info")
@@ -48,6 +52,13 @@ def actuator_router() -> APIRouter:
         metrics.pool.labels(metrics.service, "idle").set(stats["idle"])
         metrics.pool.labels(metrics.service, "active").set(stats["size"] - stats["idle"])
         metrics.pool.labels(metrics.service, "max").set(stats["max"])
+        try:
+            async with asyncio.timeout(HEALTH_QUERY_TIMEOUT):
+                counts = await outbox.counts(request.app.state.db)
+        except Exception:  # metrics are served without the database too
+            counts = {}
+        for state, count in counts.items():
+            metrics.outbox.labels(metrics.service, state).set(count)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return r

@@ -76,4 +76,10 @@ class Metrics:
             ["service", "state"],
             registry=self.registry,
         )
+        self.outbox = Gauge(
+            "outbox_events",
+            "Outbox events of this service by delivery status (FAILED ones need an operator)",
+            ["service", "status"],
+            registry=self.registry,
+        )
         self.service = service

@@ -9,6 +9,7 @@ from typing import Any
 
 from asyncpg import Connection
 
+from elms.core import sql
 from elms.customer.domain import (
     Address,
     CreditPosition,
@@ -54,13 +55,7 @@ UPDATABLE = frozenset(
 
 
 async def insert_customer(conn: Connection, values: dict[str, Any]) -> Customer:
-    columns = list(values)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    row = await conn.fetchrow(
-        f"INSERT INTO customers ({', '.join(columns)}) VALUES ({placeholders})"
-        f" RETURNING {_CUSTOMER}",
-        *values.values(),
-    )
+    row = await conn.fetchrow(sql.insert("customers", values, _CUSTOMER), *values.values())
     return Customer(**row)
 
 
@@ -86,9 +81,8 @@ async def update_customer(
     unknown = set(changes) - UPDATABLE
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
-    assignments = [f"{column} = ${i}" for i, column in enumerate(changes, start=3)]
     row = await conn.fetchrow(
-        f"UPDATE customers SET {', '.join([*assignments, 'updated_at = $2'])},"
+        f"UPDATE customers SET {sql.assignments(changes, 3, 'updated_at = $2')},"
         f" version = version + 1 WHERE customer_id = $1 RETURNING {_CUSTOMER}",
         customer_id,
         now,
@@ -114,22 +108,6 @@ async def set_credit(
     return Customer(**row)
 
 
-def _customer_filter(status: str | None, query: str | None) -> tuple[str, list[Any]]:
-    conditions: list[str] = []
-    args: list[Any] = []
-    if status:
-        args.append(status)
-        conditions.append(f"account_status = ${len(args)}")
-    if query:
-        args.append(f"%{_escape_like(query)}%")
-        n = len(args)
-        conditions.append(
-            f"(first_name ILIKE ${n} OR last_name ILIKE ${n} OR email ILIKE ${n}"
-            f" OR (first_name || ' ' || last_name) ILIKE ${n})"
-        )
-    return (" WHERE " + " AND ".join(conditions)) if conditions else "", args
-
-
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -137,15 +115,28 @@ def _escape_like(text: str) -> str:
 async def list_customers(
     conn: Connection, status: str | None, query: str | None, limit: int, offset: int
 ) -> tuple[list[Customer], int]:
-    where, args = _customer_filter(status, query)
-    total = await conn.fetchval(f"SELECT count(*) FROM customers{where}", *args)
-    rows = await conn.fetch(
-        f"SELECT {_CUSTOMER} FROM customers{where}"
-        f" ORDER BY created_at DESC, customer_id DESC"
-        f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args,
-        limit,
-        offset,
+    args: list[Any] = []
+    pattern = f"%{_escape_like(query)}%" if query else None
+    where = sql.conditions(
+        [
+            ("account_status = {}", status),
+            (
+                "(first_name ILIKE {0} OR last_name ILIKE {0} OR email ILIKE {0}"
+                " OR (first_name || ' ' || last_name) ILIKE {0})",
+                pattern,
+            ),
+        ],
+        args,
+    )
+    rows, total = await sql.fetch_page(
+        conn,
+        source="customers",
+        columns=_CUSTOMER,
+        where=where,
+        args=args,
+        order_by="created_at DESC, customer_id DESC",
+        limit=limit,
+        offset=offset,
     )
     return [Customer(**r) for r in rows], total
 
@@ -172,11 +163,8 @@ async def get_address(conn: Connection, customer_id: str, address_id: int) -> Ad
 
 
 async def insert_address(conn: Connection, customer_id: str, values: dict[str, Any]) -> Address:
-    columns = ["customer_id", *values]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     row = await conn.fetchrow(
-        f"INSERT INTO customer_addresses ({', '.join(columns)}) VALUES ({placeholders})"
-        f" RETURNING {_ADDRESS}",
+        sql.insert("customer_addresses", ["customer_id", *values], _ADDRESS),
         customer_id,
         *values.values(),
     )
@@ -193,9 +181,8 @@ async def update_address(
 ) -> Address:
     if set(changes) - _ADDRESS_COLUMNS:
         raise ValueError(f"not updatable: {sorted(set(changes) - _ADDRESS_COLUMNS)}")
-    assignments = [f"{column} = ${i}" for i, column in enumerate(changes, start=3)]
     row = await conn.fetchrow(
-        f"UPDATE customer_addresses SET {', '.join([*assignments, 'updated_at = $2'])}"
+        f"UPDATE customer_addresses SET {sql.assignments(changes, 3, 'updated_at = $2')}"
         f" WHERE address_id = $1 RETURNING {_ADDRESS}",
         address_id,
         now,
@@ -231,12 +218,8 @@ async def promote_oldest_address(conn: Connection, customer_id: str, now: dateti
 
 
 async def insert_reservation(conn: Connection, values: dict[str, Any]) -> Reservation:
-    columns = list(values)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     row = await conn.fetchrow(
-        f"INSERT INTO credit_reservations ({', '.join(columns)}) VALUES ({placeholders})"
-        f" RETURNING {_RESERVATION}",
-        *values.values(),
+        sql.insert("credit_reservations", values, _RESERVATION), *values.values()
     )
     return Reservation(**row)
 
@@ -280,19 +263,17 @@ async def active_reservation_totals(conn: Connection, customer_id: str) -> tuple
 async def list_reservations(
     conn: Connection, customer_id: str, status: str | None, limit: int, offset: int
 ) -> tuple[list[Reservation], int]:
-    args: list[Any] = [customer_id]
-    where = "WHERE customer_id = $1"
-    if status:
-        args.append(status)
-        where += " AND status = $2"
-    total = await conn.fetchval(f"SELECT count(*) FROM credit_reservations {where}", *args)
-    rows = await conn.fetch(
-        f"SELECT {_RESERVATION} FROM credit_reservations {where}"
-        f" ORDER BY created_at DESC, reservation_id DESC"
-        f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args,
-        limit,
-        offset,
+    args: list[Any] = []
+    where = sql.conditions([("customer_id = {}", customer_id), ("status = {}", status)], args)
+    rows, total = await sql.fetch_page(
+        conn,
+        source="credit_reservations",
+        columns=_RESERVATION,
+        where=where,
+        args=args,
+        order_by="created_at DESC, reservation_id DESC",
+        limit=limit,
+        offset=offset,
     )
     return [Reservation(**r) for r in rows], total
 
@@ -370,25 +351,25 @@ async def list_history(
     limit: int,
     offset: int,
 ) -> tuple[list[HistoryEntry], int]:
-    args: list[Any] = [customer_id]
-    conditions = ["customer_id = $1"]
-    for condition, value in (
-        ("created_at >= ${}", since),
-        ("created_at < ${}", until),
-        ("transaction_type = ${}", transaction_type),
-    ):
-        if value is not None:
-            args.append(value)
-            conditions.append(condition.format(len(args)))
-    where = " AND ".join(conditions)
-    total = await conn.fetchval(f"SELECT count(*) FROM credit_history WHERE {where}", *args)
-    rows = await conn.fetch(
-        f"SELECT {_HISTORY} FROM credit_history WHERE {where}"
-        f" ORDER BY created_at DESC, history_id DESC"
-        f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args,
-        limit,
-        offset,
+    args: list[Any] = []
+    where = sql.conditions(
+        [
+            ("customer_id = {}", customer_id),
+            ("created_at >= {}", since),
+            ("created_at < {}", until),
+            ("transaction_type = {}", transaction_type),
+        ],
+        args,
+    )
+    rows, total = await sql.fetch_page(
+        conn,
+        source="credit_history",
+        columns=_HISTORY,
+        where=where,
+        args=args,
+        order_by="created_at DESC, history_id DESC",
+        limit=limit,
+        offset=offset,
     )
     return [HistoryEntry(**r) for r in rows], total
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from asyncpg import Connection
 
+from elms.core import sql
 from elms.loan.domain import Installment, InstallmentChange
 
 
@@ -87,25 +88,18 @@ _INSTALLMENT = """installment_id, loan_id, installment_number, due_date, princip
     penalty_applied, remaining_amount"""
 
 
-def _insert_sql(table: str, values: dict[str, Any], returning: str) -> str:
-    placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    return (
-        f"INSERT INTO {table} ({', '.join(values)}) VALUES ({placeholders}) RETURNING {returning}"
-    )
-
-
 # --- applications and loans -----------------------------------------------------------------
 
 
 async def insert_application(conn: Connection, values: dict[str, Any]) -> Application:
     row = await conn.fetchrow(
-        _insert_sql("loan_applications", values, _APPLICATION), *values.values()
+        sql.insert("loan_applications", values, _APPLICATION), *values.values()
     )
     return Application(**row)
 
 
 async def insert_loan(conn: Connection, values: dict[str, Any]) -> Loan:
-    row = await conn.fetchrow(_insert_sql("loans", values, _LOAN), *values.values())
+    row = await conn.fetchrow(sql.insert("loans", values, _LOAN), *values.values())
     return Loan(**row)
 
 
@@ -152,9 +146,8 @@ async def get_application(conn: Connection, application_id: str) -> Application 
 async def update_loan(
     conn: Connection, loan_id: str, changes: dict[str, Any], now: datetime
 ) -> Loan:
-    assignments = [f"{column} = ${i}" for i, column in enumerate(changes, start=3)]
     row = await conn.fetchrow(
-        f"UPDATE loans SET {', '.join([*assignments, 'updated_at = $2'])},"
+        f"UPDATE loans SET {sql.assignments(changes, 3, 'updated_at = $2')},"
         f" version = version + 1 WHERE loan_id = $1 RETURNING {_LOAN}",
         loan_id,
         now,
@@ -166,29 +159,13 @@ async def update_loan(
 async def review_application(
     conn: Connection, application_id: str, changes: dict[str, Any], now: datetime
 ) -> None:
-    assignments = [f"{column} = ${i}" for i, column in enumerate(changes, start=3)]
     await conn.execute(
-        f"UPDATE loan_applications SET {', '.join([*assignments, 'updated_at = $2'])}"
+        f"UPDATE loan_applications SET {sql.assignments(changes, 3, 'updated_at = $2')}"
         " WHERE application_id = $1",
         application_id,
         now,
         *changes.values(),
     )
-
-
-def _loan_filter(
-    customer_id: str | None, status: str | None, loan_type: str | None
-) -> tuple[str, list[Any]]:
-    conditions, args = [], []
-    for column, value in (
-        ("customer_id", customer_id),
-        ("status", status),
-        ("loan_type", loan_type),
-    ):
-        if value is not None:
-            args.append(value)
-            conditions.append(f"{column} = ${len(args)}")
-    return (" WHERE " + " AND ".join(conditions)) if conditions else "", args
 
 
 async def list_loans(
@@ -199,14 +176,20 @@ async def list_loans(
     limit: int,
     offset: int,
 ) -> tuple[list[Loan], int]:
-    where, args = _loan_filter(customer_id, status, loan_type)
-    total = await conn.fetchval(f"SELECT count(*) FROM loans{where}", *args)
-    rows = await conn.fetch(
-        f"SELECT {_LOAN} FROM loans{where} ORDER BY created_at DESC, loan_id DESC"
-        f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args,
-        limit,
-        offset,
+    args: list[Any] = []
+    where = sql.conditions(
+        [("customer_id = {}", customer_id), ("status = {}", status), ("loan_type = {}", loan_type)],
+        args,
+    )
+    rows, total = await sql.fetch_page(
+        conn,
+        source="loans",
+        columns=_LOAN,
+        where=where,
+        args=args,
+        order_by="created_at DESC, loan_id DESC",
+        limit=limit,
+        offset=offset,
     )
     return [Loan(**r) for r in rows], total
 
@@ -278,11 +261,7 @@ async def get_payment_application(conn: Connection, payment_id: str) -> dict[str
 
 
 async def insert_payment_application(conn: Connection, values: dict[str, Any]) -> None:
-    placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await conn.execute(
-        f"INSERT INTO loan_payment_applications ({', '.join(values)}) VALUES ({placeholders})",
-        *values.values(),
-    )
+    await conn.execute(sql.insert("loan_payment_applications", values), *values.values())
 
 
 async def payment_totals(conn: Connection, loan_id: str) -> PaymentTotals:
@@ -324,7 +303,7 @@ _DOCUMENT = """document_id, loan_id, document_type, document_name, file_path, fi
 
 
 async def insert_document(conn: Connection, values: dict[str, Any]) -> Document:
-    row = await conn.fetchrow(_insert_sql("loan_documents", values, _DOCUMENT), *values.values())
+    row = await conn.fetchrow(sql.insert("loan_documents", values, _DOCUMENT), *values.values())
     return Document(**row)
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from elms.core.clock import today
 from elms.core.schemas import CamelModel, Money, NonNegativeMoney, PositiveMoney, Rate
@@ -51,13 +51,20 @@ class ScheduleRequest(CamelModel):
 
     _count = field_validator("installment_count")(_allowed_count)
 
-    @model_validator(mode="after")
-    def _disbursement_after_application(self) -> ScheduleRequest:
-        applied = self.application_date or today()
-        wanted = self.requested_disbursement_date
-        if wanted is not None and wanted < applied:
+    # A field validator, not a model validator: the problem is reported under its own field and
+    # together with every other field's (api.md §1), which a model validator, run only once all
+    # fields are valid, would not be.
+    @field_validator("requested_disbursement_date")
+    @classmethod
+    def _disbursement_after_application(
+        cls, wanted: date | None, info: ValidationInfo
+    ) -> date | None:
+        if wanted is None or "application_date" not in info.data:
+            return wanted  # an invalid application date is reported on its own
+        applied = info.data["application_date"] or today()
+        if wanted < applied:
             raise ValueError("requestedDisbursementDate must not be before applicationDate")
-        return self
+        return wanted
 
 
 class ApplicantSnapshot(CamelModel):

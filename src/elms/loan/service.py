@@ -315,6 +315,11 @@ async def approve_loan(db: Database, loan_id: str, request: ApproveRequest, now:
             conn, loan_id, {"status": status, "approval_date": now}, now
         )
         if loan.application_id:
+            application = await repo.get_application(conn, loan.application_id)
+            # The automatic checks stay beside the officer's decision: both explain the loan.
+            decided = dict(application.approval_conditions or {}) if application else {}
+            decided.update(automatic=False, officerConditions=request.conditions)
+            notes = [application.review_notes if application else None, request.notes]
             await repo.review_application(
                 conn,
                 loan.application_id,
@@ -322,8 +327,8 @@ async def approve_loan(db: Database, loan_id: str, request: ApproveRequest, now:
                     "application_status": "APPROVED",
                     "reviewed_at": now,
                     "reviewer_id": request.officer_id,
-                    "review_notes": request.notes,
-                    "approval_conditions": request.conditions,
+                    "review_notes": " | ".join(n for n in notes if n) or None,
+                    "approval_conditions": decided,
                 },
                 now,
             )

@@ -6,9 +6,11 @@ Each check is kept with its value and threshold, so the decision explains itself
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
-from elms.core.money import cents
+from elms.core.money import CENT
+
+MONTHS_PER_YEAR = 12
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,14 @@ class Decision:
 
 
 def decide(applicant: Applicant, installment: Decimal, policy: Policy) -> Decision:
-    monthly_income = cents(applicant.annual_income / 12) if applicant.annual_income else None
-    limit = cents(monthly_income * policy.max_installment_to_income) if monthly_income else None
+    income, share = applicant.annual_income, policy.max_installment_to_income
+    # Compared exactly, installment × 12 ≤ share × annual income: rounding the monthly income or
+    # the limit to the cent (api.md §1 names no rounding here) could let through an installment
+    # a fraction of a cent above the share. The limit shown is the largest installment that fits.
+    fits, limit = False, None
+    if income:
+        fits = installment * MONTHS_PER_YEAR <= share * income
+        limit = (share * income / MONTHS_PER_YEAR).quantize(CENT, ROUND_DOWN)
     score = applicant.credit_score
     checks = (
         Check("KYC_VERIFIED", applicant.kyc_status == "VERIFIED", applicant.kyc_status, "VERIFIED"),
@@ -70,7 +78,7 @@ def decide(applicant: Applicant, installment: Decimal, policy: Policy) -> Decisi
         Check("RISK_LEVEL", applicant.risk_level != "HIGH", applicant.risk_level, "not HIGH"),
         Check(
             "INSTALLMENT_TO_INCOME",
-            limit is not None and installment <= limit,
+            fits,
             installment,
             f"<= {limit}" if limit is not None else "a known income",
         ),
