@@ -113,19 +113,3 @@ CREATE INDEX idx_circuit_breaker_states_state ON circuit_breaker_states(state);
 CREATE INDEX idx_circuit_breaker_states_next_attempt ON circuit_breaker_states(next_attempt_time);
 CREATE INDEX idx_circuit_breaker_states_updated_at ON circuit_breaker_states(updated_at);
 
--- The service's transactional outbox (spec: Cross-Database Relationships).
-CREATE TABLE data_sync_events (
-    event_id SERIAL PRIMARY KEY,
-    event_type VARCHAR(100) NOT NULL,
-    source_service VARCHAR(100) NOT NULL,
-    target_service VARCHAR(100) NOT NULL,
-    entity_type VARCHAR(100) NOT NULL,
-    entity_id VARCHAR(255) NOT NULL,
-    event_data JSONB NOT NULL,
-    status VARCHAR(50) DEFAULT 'PENDING',
-    retry_count INTEGER DEFAULT 0,
-    max_retries INTEGER DEFAULT 5,
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    processed_at TIMESTAMP,
-    error_message TEXT
-);

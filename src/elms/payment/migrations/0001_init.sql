@@ -105,19 +105,3 @@ CREATE INDEX idx_payment_calculations_loan_id ON payment_calculations(loan_id);
 CREATE INDEX idx_payment_calculations_installment ON payment_calculations(installment_number);
 CREATE INDEX idx_payment_calculations_due_date ON payment_calculations(due_date);
 
--- The service's transactional outbox (spec: Cross-Database Relationships).
-CREATE TABLE data_sync_events (
-    event_id SERIAL PRIMARY KEY,
-    event_type VARCHAR(100) NOT NULL,
-    source_service VARCHAR(100) NOT NULL,
-    target_service VARCHAR(100) NOT NULL,
-    entity_type VARCHAR(100) NOT NULL,
-    entity_id VARCHAR(255) NOT NULL,
-    event_data JSONB NOT NULL,
-    status VARCHAR(50) DEFAULT 'PENDING',
-    retry_count INTEGER DEFAULT 0,
-    max_retries INTEGER DEFAULT 5,
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    processed_at TIMESTAMP,
-    error_message TEXT
-);
