@@ -76,7 +76,6 @@ def test_elms_up_serves_restarts_a_dead_service_keeps_data_and_stops_cleanly(tmp
     env.update(ELMS_DATA_DIR=str(data_dir), ELMS_LOG_LEVEL="WARNING")
     for service, free in ports.items():
         env[f"ELMS_{service.upper()}_PORT"] = str(free)
-        env[f"ELMS_{service.upper()}_URL"] = f"http://127.0.0.1:{free}"
     base = f"http://127.0.0.1:{ports['customer']}"
 
     with elms_up(env) as running:

@@ -55,11 +55,11 @@ class Settings(BaseSettings):
     payment_port: int = 8083
     gateway_port: int = 8080
 
-    # Where each service is reached by the others (a gateway may later list several replicas).
-    customer_url: str = "http://127.0.0.1:8081"
-    loan_url: str = "http://127.0.0.1:8082"
-    payment_url: str = "http://127.0.0.1:8083"
-    gateway_url: str = "http://127.0.0.1:8080"
+    # Where each service is reached by the others; unset, its host and port on this machine.
+    customer_url: str | None = None
+    loan_url: str | None = None
+    payment_url: str | None = None
+    gateway_url: str | None = None
     service_call_timeout_seconds: float = 10
 
     log_level: str = "INFO"
@@ -92,4 +92,7 @@ class Settings(BaseSettings):
         return getattr(self, f"{service}_database_url")
 
     def service_urls(self) -> dict[str, str]:
-        return {name: getattr(self, f"{name}_url") for name in SERVICES}
+        return {
+            name: getattr(self, f"{name}_url") or f"http://{self.host}:{self.port_of(name)}"
+            for name in SERVICES
+        }
