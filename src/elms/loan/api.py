@@ -44,9 +44,21 @@ def _loan(loan: Loan) -> dict[str, Any]:
 
 
 def _installment(row: Installment) -> dict[str, Any]:
-    data = InstallmentOut.model_validate(row, from_attributes=True)
-    data.remaining_amount = row.remaining
-    return data.wire()
+    return InstallmentOut(
+        installment_number=row.installment_number,
+        due_date=row.due_date,
+        principal_amount=row.principal_amount,
+        interest_amount=row.interest_amount,
+        total_amount=row.total_amount,
+        status=row.status,
+        paid_date=row.paid_date,
+        paid_amount=row.paid_amount,
+        discount_applied=row.discount_applied,
+        penalty_applied=row.penalty_applied,
+        remaining_amount=row.remaining,
+        principal_remaining=row.principal_amount - row.principal_paid,
+        interest_remaining=row.interest_amount - row.interest_paid,
+    ).wire()
 
 
 def _unpaid(rows: list[Installment]) -> list[Installment]:

@@ -149,6 +149,9 @@ class InstallmentOut(CamelModel):
     discount_applied: Decimal
     penalty_applied: Decimal
     remaining_amount: Decimal
+    # What the payment service allocates against (interest is settled first).
+    principal_remaining: Decimal
+    interest_remaining: Decimal
 
 
 class ScheduleRowOut(CamelModel):

@@ -146,3 +146,40 @@ async def test_apply_payment_refuses_a_stale_version_and_replays_a_repeat(system
     assert body(stale)["error"]["code"] == "VERSION_CONFLICT"
     rows = body(await system.loan.client.get(f"/api/v1/loans/{loan_id}/installments"))["data"]
     assert [r["status"] for r in rows["installments"][:2]] == ["PAID", "PENDING"]
+
+
+async def test_a_partial_payment_shows_what_principal_and_interest_remain(system):
+    customer = await new_customer(system.customer.client, tag="partial")
+    loan = body(
+        await system.loan.client.post(
+            "/api/v1/loans", json=loan_request(customer["customerId"], installmentCount=6)
+        )
+    )["data"]
+    loan_id = loan["loanId"]
+    version = body(await system.loan.client.post(f"/api/v1/loans/{loan_id}/disburse", json={}))[
+        "data"
+    ]["version"]
+    first = loan["installments"][0]
+    applied = await system.loan.client.post(
+        f"/internal/v1/loans/{loan_id}/payments",
+        json={
+            "paymentId": "PAY-PARTIAL-1",
+            "expectedVersion": version,
+            "paidAt": "2026-11-20T10:00:00Z",
+            "installments": [
+                {
+                    "installmentNumber": 1,
+                    "principalPaid": "100.00",
+                    "interestPaid": str(first["interestAmount"]),
+                }
+            ],
+        },
+    )
+    assert applied.status_code == 200, applied.text
+    row = body(await system.loan.client.get(f"/api/v1/loans/{loan_id}/installments"))["data"][
+        "installments"
+    ][0]
+    assert row["status"] == "PARTIALLY_PAID"
+    assert row["interestRemaining"] == Decimal("0.00")
+    assert row["principalRemaining"] == first["principalAmount"] - Decimal("100.00")
+    assert row["remainingAmount"] == row["principalRemaining"]
