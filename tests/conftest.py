@@ -82,6 +82,7 @@ class System:
 
     customer: RunningService
     loan: RunningService
+    payment: RunningService
     settings: Settings
 
 
@@ -90,7 +91,9 @@ async def system(database: ClonedDatabase) -> AsyncIterator[System]:
     async with running("customer", database.settings, database.dsn("customer")) as customer:
         settings = database.settings.model_copy(update={"customer_url": customer.url})
         async with running("loan", settings, database.dsn("loan")) as loan:
-            yield System(customer, loan, settings)
+            settings = settings.model_copy(update={"loan_url": loan.url})
+            async with running("payment", settings, database.dsn("payment")) as payment:
+                yield System(customer, loan, payment, settings)
 
 
 def pytest_report_header() -> str:

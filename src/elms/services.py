@@ -13,6 +13,7 @@ from elms.core.config import Settings
 APPLICATIONS: dict[str, str] = {
     "customer": "elms.customer.app",
     "loan": "elms.loan.app",
+    "payment": "elms.payment.app",
 }
 
 

@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     underwriting_max_installment_to_income: Decimal = Decimal("0.40")
     documents_max_bytes: int = 10 * 1024 * 1024
 
+    # Payment terms (api.md §4): per-day early discount and late penalty rates, the grace
+    # period, an optional penalty cap (a share of the installment), the payable horizon, and a
+    # processing fee per payment method (JSON, e.g. {"CREDIT_CARD": "2.50"}).
+    payment_discount_rate_per_day: Decimal = Decimal("0.001")
+    payment_penalty_rate_per_day: Decimal = Decimal("0.001")
+    payment_grace_period_days: int = 0
+    payment_penalty_cap_share: Decimal | None = None
+    payment_horizon_months: int = 3
+    payment_processing_fees: dict[str, Decimal] = Field(default_factory=dict)
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 

@@ -1,0 +1,93 @@
+"""Request and response models of the payment API (api.md §4)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, field_validator
+
+from elms.core.clock import today
+from elms.core.schemas import CamelModel, PositiveMoney
+from elms.payment.allocation import PaymentMethod
+
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
+]
+InstallmentNumbers = Annotated[list[Annotated[int, Field(ge=1, strict=True)]], Field(max_length=24)]
+
+
+def _not_in_future(value: date | None) -> date | None:
+    if value is not None and value > today():
+        raise ValueError("paymentDate cannot be in the future")
+    return value
+
+
+class CalculateRequest(CamelModel):
+    loan_id: Identifier
+    payment_amount: PositiveMoney | None = None
+    payment_date: date | None = None
+    installment_numbers: InstallmentNumbers | None = None
+    is_partial_payment: bool = False
+
+    _date = field_validator("payment_date")(_not_in_future)
+
+
+class RecordPaymentRequest(CamelModel):
+    """The RECORD_PAYMENT step of the PAYMENT_PROCESSING saga (and of anyone driving it)."""
+
+    payment_id: Identifier | None = None
+    loan_id: Identifier
+    payment_amount: PositiveMoney
+    payment_date: date | None = None
+    payment_method: PaymentMethod
+    installment_numbers: InstallmentNumbers | None = None
+    is_partial_payment: bool = False
+    payment_reference: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+        | None
+    ) = None
+    bank_details: dict[str, Any] | None = None
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    _date = field_validator("payment_date")(_not_in_future)
+
+
+class FailPaymentRequest(CamelModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class PaymentOut(CamelModel):
+    payment_id: str
+    loan_id: str
+    customer_id: str
+    payment_amount: Decimal
+    offered_amount: Decimal | None
+    processing_fee: Decimal
+    total_amount: Decimal
+    payment_date: datetime
+    payment_method: str
+    payment_reference: str | None
+    status: str
+    bank_details: dict[str, Any] | None
+    is_partial_payment: bool
+    notes: str | None
+    created_at: datetime
+    processed_at: datetime | None
+    failed_at: datetime | None
+    failure_reason: str | None
+    loan_version: int | None
+
+
+class PaymentInstallmentOut(CamelModel):
+    installment_number: int
+    due_amount: Decimal
+    paid_amount: Decimal
+    principal_paid: Decimal
+    interest_paid: Decimal
+    penalty_paid: Decimal
+    discount_applied: Decimal
+    remaining_amount: Decimal
+    early_payment_days: int
+    late_payment_days: int

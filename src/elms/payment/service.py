@@ -1,0 +1,372 @@
+"""Payment use cases: calculate, the steps of the PAYMENT_PROCESSING saga (record, complete,
+fail), and reads. One transaction each; the loan is read from the loan service over HTTP.
+
+The payment service never applies money to a loan or restores credit itself: the saga (gateway)
+calls the loan service's apply-payment and the customer service's restore between RECORD and
+COMPLETE, with the amounts the recorded payment carries (`apply_request`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from elms.core.config import Settings
+from elms.core.database import Database
+from elms.core.errors import business_rule, conflict, not_found
+from elms.core.ids import new_id
+from elms.core.money import ZERO
+from elms.core.service_client import ServiceClient, ServiceUnavailable
+from elms.payment import domain
+from elms.payment import repository as repo
+from elms.payment.allocation import (
+    Allocation,
+    OpenInstallment,
+    PaymentMethod,
+    Terms,
+    allocate,
+    total_amount,
+)
+from elms.payment.domain import HistoryType, PaymentStatus
+from elms.payment.repository import Payment, PaymentInstallment
+from elms.payment.schemas import CalculateRequest, RecordPaymentRequest
+
+
+@dataclass(frozen=True)
+class LoanSnapshot:
+    loan_id: str
+    customer_id: str
+    status: str
+    version: int
+    outstanding_amount: Decimal
+    installments: list[OpenInstallment]
+
+    @property
+    def outstanding_interest(self) -> Decimal:
+        return sum((i.interest_remaining for i in self.installments), ZERO)
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    payment: Payment
+    installments: list[PaymentInstallment]
+
+
+def terms(settings: Settings) -> Terms:
+    return Terms(
+        discount_rate_per_day=settings.payment_discount_rate_per_day,
+        penalty_rate_per_day=settings.payment_penalty_rate_per_day,
+        grace_period_days=settings.payment_grace_period_days,
+        penalty_cap_share=settings.payment_penalty_cap_share,
+        horizon_months=settings.payment_horizon_months,
+        processing_fees={
+            **dict.fromkeys(PaymentMethod, ZERO),
+            **{PaymentMethod(k): v for k, v in settings.payment_processing_fees.items()},
+        },
+    )
+
+
+async def read_loan(services: ServiceClient, loan_id: str) -> LoanSnapshot:
+    """The loan and its schedule as the loan service has them now (never loan_db)."""
+    found = await services.call("loan", "GET", f"/api/v1/loans/{loan_id}")
+    if found.status == 404:
+        raise not_found("Loan", loan_id)
+    if not found.ok:
+        raise ServiceUnavailable(f"loan service answered {found.status}")
+    loan = found.data
+    return LoanSnapshot(
+        loan_id=loan["loanId"],
+        customer_id=loan["customerId"],
+        status=loan["status"],
+        version=loan["version"],
+        outstanding_amount=Decimal(str(loan["outstandingAmount"])),
+        installments=[
+            OpenInstallment(
+                number=row["installmentNumber"],
+                due_date=date.fromisoformat(row["dueDate"]),
+                status=row["status"],
+                principal_remaining=Decimal(str(row["principalRemaining"])),
+                interest_remaining=Decimal(str(row["interestRemaining"])),
+            )
+            for row in loan["installments"]
+        ],
+    )
+
+
+def _check_active(loan: LoanSnapshot) -> None:
+    if loan.status != "ACTIVE":
+        raise business_rule(
+            f"Payments are taken for ACTIVE loans; this one is {loan.status}",
+            "INVALID_LOAN_STATE",
+        )
+
+
+def _calculation_rows(
+    allocation: Allocation,
+    loan_id: str,
+    kind: str,
+    payment_id: str | None,
+    now: datetime,
+    rates: Terms,
+) -> list[tuple[Any, ...]]:
+    return [
+        (
+            loan_id,
+            row.number,
+            now,
+            row.due_date,
+            row.original_amount,
+            rates.discount_rate_per_day if row.discount_applied else ZERO,
+            rates.penalty_rate_per_day if row.penalty_paid else ZERO,
+            row.discount_applied,
+            row.penalty_paid,
+            row.paid,
+            row.early_days,
+            row.late_days,
+            kind,
+            payment_id,
+        )
+        for row in allocation.rows
+    ]
+
+
+async def calculate(
+    db: Database,
+    services: ServiceClient,
+    settings: Settings,
+    request: CalculateRequest,
+    now: datetime,
+) -> tuple[Allocation, LoanSnapshot, date]:
+    """What paying would do on the date, changing nothing but a SIMULATION record."""
+    loan = await read_loan(services, request.loan_id)
+    _check_active(loan)
+    on = request.payment_date or now.date()
+    rates = terms(settings)
+    allocation = allocate(
+        loan.installments,
+        on,
+        request.payment_amount,
+        request.installment_numbers,
+        request.is_partial_payment,
+        rates,
+    )
+    async with db.transaction() as conn:
+        await repo.insert_calculations(
+            conn, _calculation_rows(allocation, loan.loan_id, "SIMULATION", None, now, rates)
+        )
+    return allocation, loan, on
+
+
+async def record_payment(
+    db: Database,
+    services: ServiceClient,
+    settings: Settings,
+    request: RecordPaymentRequest,
+    now: datetime,
+) -> tuple[PaymentView, Allocation, LoanSnapshot]:
+    """RECORD_PAYMENT: allocate against the loan as it is now and store the payment PENDING with
+    its installment rows, its calculation and a history row, in one transaction."""
+    loan = await read_loan(services, request.loan_id)
+    _check_active(loan)
+    on = request.payment_date or now.date()
+    rates = terms(settings)
+    allocation = allocate(
+        loan.installments,
+        on,
+        request.payment_amount,
+        request.installment_numbers,
+        request.is_partial_payment,
+        rates,
+    )
+    payment_id = request.payment_id or new_id("PAY")
+    taken = allocation.final_amount
+    fee = total_amount(taken, request.payment_method, rates) - taken
+    rows = [
+        PaymentInstallment(
+            installment_number=row.number,
+            due_amount=row.amount_due,
+            paid_amount=row.paid,
+            principal_paid=row.principal_paid,
+            interest_paid=row.interest_paid,
+            penalty_paid=row.penalty_paid,
+            discount_applied=row.discount_applied,
+            remaining_amount=row.remaining_after,
+            early_payment_days=row.early_days,
+            late_payment_days=row.late_days,
+        )
+        for row in allocation.rows
+    ]
+    async with db.transaction() as conn:
+        if request.payment_reference and await repo.find_by_reference(
+            conn, loan.loan_id, request.payment_reference
+        ):
+            raise conflict(
+                f"Payment reference {request.payment_reference} was already used for this loan",
+                "DUPLICATE_PAYMENT_REFERENCE",
+                "paymentReference",
+            )
+        try:
+            payment = await repo.insert_payment(
+                conn,
+                {
+                    "payment_id": payment_id,
+                    "loan_id": loan.loan_id,
+                    "customer_id": loan.customer_id,
+                    "payment_amount": taken,
+                    "offered_amount": request.payment_amount,
+                    "payment_date": datetime.combine(on, time.min),
+                    "payment_method": request.payment_method,
+                    "payment_reference": request.payment_reference,
+                    "status": PaymentStatus.PENDING,
+                    "processing_fee": fee,
+                    "total_amount": taken + fee,
+                    "bank_details": domain.mask_bank_details(request.bank_details),
+                    "is_partial_payment": request.is_partial_payment,
+                    "notes": request.notes,
+                    "loan_version": loan.version,
+                    "outstanding_before": loan.outstanding_amount,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+        except asyncpg.UniqueViolationError as error:
+            raise conflict(
+                "A payment with this id or reference exists", "CONFLICT", "paymentId"
+            ) from error
+        await repo.insert_installments(conn, payment_id, rows, now)
+        await repo.insert_calculations(
+            conn, _calculation_rows(allocation, loan.loan_id, "PAYMENT", payment_id, now, rates)
+        )
+        await _history(
+            conn,
+            payment,
+            HistoryType.PAYMENT_RECORDED,
+            loan.outstanding_amount,
+            loan.outstanding_amount,
+            "Payment recorded",
+            now,
+        )
+    return PaymentView(payment, rows), allocation, loan
+
+
+async def _history(
+    conn: asyncpg.Connection,
+    payment: Payment,
+    kind: HistoryType,
+    before: Decimal | None,
+    after: Decimal | None,
+    description: str,
+    now: datetime,
+    reference: dict[str, Any] | None = None,
+) -> None:
+    await repo.insert_history(
+        conn,
+        {
+            "payment_id": payment.payment_id,
+            "loan_id": payment.loan_id,
+            "customer_id": payment.customer_id,
+            "transaction_type": kind,
+            "amount": payment.payment_amount,
+            "balance_before": before,
+            "balance_after": after,
+            "transaction_date": now,
+            "description": description,
+            "reference_data": reference or {"status": payment.status},
+        },
+    )
+
+
+async def _locked(conn: asyncpg.Connection, payment_id: str) -> Payment:
+    payment = await repo.lock_payment(conn, payment_id)
+    if payment is None:
+        raise not_found("Payment", payment_id)
+    return payment
+
+
+async def complete_payment(db: Database, payment_id: str, now: datetime) -> PaymentView:
+    """COMPLETE: the money was applied to the loan and the credit restored. Repeating it
+    changes nothing."""
+    async with db.transaction() as conn:
+        payment = await _locked(conn, payment_id)
+        if domain.check_move(payment.status, PaymentStatus.COMPLETED):
+            rows = await repo.list_installments(conn, payment_id)
+            principal = sum((r.principal_paid for r in rows), ZERO)
+            before = payment.outstanding_before
+            after = before - principal if before is not None else None
+            payment = await repo.set_status(
+                conn, payment_id, {"status": PaymentStatus.COMPLETED, "processed_at": now}, now
+            )
+            await _history(
+                conn,
+                payment,
+                HistoryType.PAYMENT_COMPLETED,
+                before,
+                after,
+                "Payment applied to the loan",
+                now,
+            )
+        return PaymentView(payment, await repo.list_installments(conn, payment_id))
+
+
+async def fail_payment(db: Database, payment_id: str, reason: str, now: datetime) -> PaymentView:
+    """Before the money reaches the loan, a failed saga marks its payment FAILED."""
+    async with db.transaction() as conn:
+        payment = await _locked(conn, payment_id)
+        if domain.check_move(payment.status, PaymentStatus.FAILED):
+            payment = await repo.set_status(
+                conn,
+                payment_id,
+                {"status": PaymentStatus.FAILED, "failed_at": now, "failure_reason": reason},
+                now,
+            )
+            await _history(
+                conn,
+                payment,
+                HistoryType.PAYMENT_FAILED,
+                payment.outstanding_before,
+                payment.outstanding_before,
+                reason,
+                now,
+            )
+        return PaymentView(payment, await repo.list_installments(conn, payment_id))
+
+
+async def get_payment(db: Database, payment_id: str) -> PaymentView:
+    async with db.connection() as conn:
+        payment = await repo.get_payment(conn, payment_id)
+        if payment is None:
+            raise not_found("Payment", payment_id)
+        return PaymentView(payment, await repo.list_installments(conn, payment_id))
+
+
+async def list_payments(
+    db: Database,
+    *,
+    customer_id: str | None = None,
+    loan_id: str | None = None,
+    status: str | None = None,
+    from_date: date | None = None,
+    to_date: date | None = None,
+    page: int,
+    size: int,
+) -> tuple[list[Payment], int]:
+    since = datetime.combine(from_date, time.min) if from_date else None
+    until = (
+        datetime.combine(to_date + timedelta(days=1), time.min)
+        if to_date and to_date < date.max
+        else None
+    )
+    async with db.connection() as conn:
+        return await repo.list_payments(
+            conn,
+            customer_id=customer_id,
+            loan_id=loan_id,
+            status=status,
+            since=since,
+            until=until,
+            limit=size,
+            offset=page * size,
+        )
