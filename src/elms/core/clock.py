@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 
 def utcnow() -> datetime:
@@ -24,3 +24,17 @@ def iso_utc(moment: datetime) -> str:
 def as_naive_utc(moment: datetime) -> datetime:
     """A client's timestamp as stored: aware ones converted to UTC, naive ones taken as UTC."""
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def day_range(
+    from_date: date | None, to_date: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """Inclusive dates as a half-open range of timestamps: [from 00:00, the day after to 00:00).
+    The last representable date has no next day, and nothing can be later than it anyway."""
+    since = datetime.combine(from_date, time.min) if from_date else None
+    until = (
+        datetime.combine(to_date + timedelta(days=1), time.min)
+        if to_date and to_date < date.max
+        else None
+    )
+    return since, until

@@ -5,11 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from elms.core.money import MoneyFormatError, parse_exact, parse_money
+
+# An identifier a client may give (customerId, applicationId, paymentId, references): letters,
+# digits and a few separators, never anything that could act as a path or markup.
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
+]
 
 
 class CamelModel(BaseModel):

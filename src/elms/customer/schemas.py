@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from elms.core.clock import today
-from elms.core.schemas import CamelModel, NonNegativeMoney, PositiveMoney
+from elms.core.schemas import CamelModel, Identifier, NonNegativeMoney, PositiveMoney
 from elms.customer.domain import (
     AccountStatus,
     CreditTransaction,
@@ -23,9 +23,6 @@ from elms.customer.domain import (
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # E.164-like: an optional +, then 7 to 15 digits not starting with 0.
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[1-9][0-9]{6,14}$")]
-Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
-]
 IdentificationNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
 ]

@@ -7,12 +7,13 @@ Every movement of credit locks the customer row first (`lock_customer`), asks th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from elms.core.clock import day_range
 from elms.core.database import Database
 from elms.core.errors import DomainError, business_rule, conflict, not_found
 from elms.core.ids import new_id
@@ -400,14 +401,7 @@ async def credit_history(
     page: int,
     size: int,
 ) -> tuple[list[HistoryEntry], int]:
-    since = datetime.combine(from_date, time.min) if from_date else None
-    # toDate is inclusive: rows before the next midnight. The last date has no next day, and
-    # nothing can be later than it anyway.
-    until = (
-        datetime.combine(to_date + timedelta(days=1), time.min)
-        if to_date and to_date < date.max
-        else None
-    )
+    since, until = day_range(from_date, to_date)
     async with db.connection() as conn:
         if await repo.get_customer(conn, customer_id) is None:
             raise not_found("Customer", customer_id)

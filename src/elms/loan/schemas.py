@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -9,16 +10,16 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from elms.core.clock import today
-from elms.core.schemas import CamelModel, Money, NonNegativeMoney, PositiveMoney, Rate
+from elms.core.schemas import CamelModel, Identifier, Money, NonNegativeMoney, PositiveMoney, Rate
 from elms.loan.domain import CollateralType, LoanType
 from elms.loan.schedule import ALLOWED_COUNTS, InterestMethod
 
-Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
-]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 # The schema's CHECK allows 0.001–0.5; the policy range (default 0.1–0.5) is applied on top.
 SchemaRate = Annotated[Rate, Field(ge=Decimal("0.001"), le=Decimal("0.5"))]
+# The policy range (low, high) of the request being validated, set by the route (api.py) before
+# its body is read, so a rate outside it is reported with every other field problem (api.md §1).
+RATE_POLICY: ContextVar[tuple[Decimal, Decimal] | None] = ContextVar("rate_policy", default=None)
 
 
 def _allowed_count(value: int) -> int:
@@ -50,6 +51,14 @@ class ScheduleRequest(CamelModel):
     requested_disbursement_date: date | None = None
 
     _count = field_validator("installment_count")(_allowed_count)
+
+    @field_validator("interest_rate")
+    @classmethod
+    def _within_policy(cls, rate: Decimal) -> Decimal:
+        policy = RATE_POLICY.get()
+        if policy is not None and not policy[0] <= rate <= policy[1]:
+            raise ValueError(f"interestRate must be between {policy[0]} and {policy[1]}")
+        return rate
 
     # A field validator, not a model validator: the problem is reported under its own field and
     # together with every other field's (api.md §1), which a model validator, run only once all

@@ -9,12 +9,9 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, field_validator
 
 from elms.core.clock import today
-from elms.core.schemas import CamelModel, PositiveMoney
+from elms.core.schemas import CamelModel, Identifier, PositiveMoney
 from elms.payment.allocation import PaymentMethod
 
-Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
-]
 InstallmentNumbers = Annotated[list[Annotated[int, Field(ge=1, strict=True)]], Field(max_length=24)]
 
 

@@ -8,12 +8,13 @@ COMPLETE, with the amounts the recorded payment carries (`apply_request`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from elms.core.clock import day_range
 from elms.core.config import Settings
 from elms.core.database import Database
 from elms.core.errors import business_rule, conflict, not_found
@@ -133,6 +134,25 @@ def _calculation_rows(
     ]
 
 
+async def _allocate(
+    services: ServiceClient,
+    settings: Settings,
+    loan_id: str,
+    offered: Decimal | None,
+    payment_date: date | None,
+    numbers: list[int] | None,
+    partial: bool,
+    now: datetime,
+) -> tuple[Allocation, LoanSnapshot, date, Terms]:
+    """The allocation on the payment date against the loan as it is now: calculate and record
+    share it, so the same inputs on the same date give the same amounts."""
+    loan = await read_loan(services, loan_id)
+    _check_active(loan)
+    on = payment_date or now.date()
+    rates = terms(settings)
+    return allocate(loan.installments, on, offered, numbers, partial, rates), loan, on, rates
+
+
 async def calculate(
     db: Database,
     services: ServiceClient,
@@ -141,17 +161,15 @@ async def calculate(
     now: datetime,
 ) -> tuple[Allocation, LoanSnapshot, date]:
     """What paying would do on the date, changing nothing but a SIMULATION record."""
-    loan = await read_loan(services, request.loan_id)
-    _check_active(loan)
-    on = request.payment_date or now.date()
-    rates = terms(settings)
-    allocation = allocate(
-        loan.installments,
-        on,
+    allocation, loan, on, rates = await _allocate(
+        services,
+        settings,
+        request.loan_id,
         request.payment_amount,
+        request.payment_date,
         request.installment_numbers,
         request.is_partial_payment,
-        rates,
+        now,
     )
     async with db.transaction() as conn:
         await repo.insert_calculations(
@@ -169,17 +187,15 @@ async def record_payment(
 ) -> tuple[PaymentView, Allocation, LoanSnapshot]:
     """RECORD_PAYMENT: allocate against the loan as it is now and store the payment PENDING with
     its installment rows, its calculation and a history row, in one transaction."""
-    loan = await read_loan(services, request.loan_id)
-    _check_active(loan)
-    on = request.payment_date or now.date()
-    rates = terms(settings)
-    allocation = allocate(
-        loan.installments,
-        on,
+    allocation, loan, on, rates = await _allocate(
+        services,
+        settings,
+        request.loan_id,
         request.payment_amount,
+        request.payment_date,
         request.installment_numbers,
         request.is_partial_payment,
-        rates,
+        now,
     )
     payment_id = request.payment_id or new_id("PAY")
     taken = allocation.final_amount
@@ -353,12 +369,7 @@ async def list_payments(
     page: int,
     size: int,
 ) -> tuple[list[Payment], int]:
-    since = datetime.combine(from_date, time.min) if from_date else None
-    until = (
-        datetime.combine(to_date + timedelta(days=1), time.min)
-        if to_date and to_date < date.max
-        else None
-    )
+    since, until = day_range(from_date, to_date)
     async with db.connection() as conn:
         return await repo.list_payments(
             conn,
