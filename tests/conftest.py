@@ -99,3 +99,11 @@ async def system(database: ClonedDatabase) -> AsyncIterator[System]:
 def pytest_report_header() -> str:
     where = os.environ.get("ELMS_TEST_DATABASE_URL", "embedded PostgreSQL")
     return f"ELMS tests on: {where}"
+
+
+@pytest.fixture
+async def gateway(system: System, database: ClonedDatabase) -> AsyncIterator[RunningService]:
+    """The gateway in front of the system's services."""
+    settings = system.settings.model_copy(update={"payment_url": system.payment.url})
+    async with running("gateway", settings, database.dsn("gateway")) as service:
+        yield service

@@ -14,6 +14,7 @@ APPLICATIONS: dict[str, str] = {
     "customer": "elms.customer.app",
     "loan": "elms.loan.app",
     "payment": "elms.payment.app",
+    "gateway": "elms.gateway.app",
 }
 
 

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     gateway_url: str | None = None
     service_call_timeout_seconds: float = 10
 
+    # Gateway edge (architecture.md §5): requests per client IP, shared through Redis when set.
+    rate_limit: str = "1000/minute"
+    redis_url: str | None = None
+    rate_limit_namespace: str = "elms"
+    max_request_bytes: int = 11 * 1024 * 1024
+
     log_level: str = "INFO"
     log_json: bool = True
 

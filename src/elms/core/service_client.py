@@ -33,16 +33,56 @@ class ServiceResponse:
 
 
 class ServiceUnavailable(Exception):
-    """The other service could not be reached or did not answer in time."""
+    """The other service could not be reached (no replica accepted the connection)."""
+
+
+class ServiceTimeout(ServiceUnavailable):
+    """The other service accepted the request but did not answer in time: it may have acted."""
 
 
 class ServiceClient:
+    """Each service may have several replicas (a comma-separated list of base URLs). Requests
+    go round-robin; a replica that refuses the connection is skipped for the next one, which is
+    safe for any request since it never reached the service. A timeout is not retried."""
+
     def __init__(self, base_urls: dict[str, str], timeout_seconds: float = 10.0) -> None:
-        self.base_urls = base_urls
+        self.replicas = {
+            name: [u.strip().rstrip("/") for u in urls.split(",") if u.strip()]
+            for name, urls in base_urls.items()
+        }
+        self._next = dict.fromkeys(self.replicas, 0)
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
+
+    async def send(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        params: Any = None,
+    ) -> httpx.Response:
+        replicas = self.replicas[service]
+        start = self._next[service]
+        self._next[service] = (start + 1) % len(replicas)
+        last: Exception | None = None
+        for i in range(len(replicas)):
+            base = replicas[(start + i) % len(replicas)]
+            try:
+                return await self.http.request(
+                    method, base + path, content=content, headers=headers, params=params
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                last = error
+            except httpx.TimeoutException as error:
+                raise ServiceTimeout(f"{service}: no answer in time") from error
+            except httpx.HTTPError as error:
+                raise ServiceUnavailable(f"{service}: {type(error).__name__}") from error
+        raise ServiceUnavailable(f"{service}: no replica reachable") from last
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -66,16 +106,9 @@ class ServiceClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
             content = jsoncodec.dumps(body).encode()
-        try:
-            response = await self.http.request(
-                method,
-                self.base_urls[service].rstrip("/") + path,
-                content=content,
-                headers=headers,
-                params=params,
-            )
-        except httpx.HTTPError as error:
-            raise ServiceUnavailable(f"{service}: {type(error).__name__}") from error
+        response = await self.send(
+            service, method, path, content=content, headers=headers, params=params
+        )
         try:
             parsed = jsoncodec.loads(response.content) if response.content else None
         except ValueError:

@@ -29,7 +29,7 @@ from elms.core.database import Database, PoolConfig, PoolExhausted
 from elms.core.errors import DomainError, FieldProblem
 from elms.core.ids import new_id
 from elms.core.observability import Metrics
-from elms.core.service_client import ServiceClient, ServiceUnavailable
+from elms.core.service_client import ServiceClient, ServiceTimeout, ServiceUnavailable
 
 log = structlog.get_logger("elms.web")
 
@@ -115,6 +115,9 @@ def _pool_exhausted(_: Request, exc: Exception) -> Response:
 
 
 def _upstream_unavailable(_: Request, exc: Exception) -> Response:
+    if isinstance(exc, ServiceTimeout):
+        log.warning("another service did not answer in time", error=str(exc))
+        return envelope.error(504, "GATEWAY_TIMEOUT", "A service this request needs was too slow")
     log.warning("another service is unavailable", error=str(exc))
     return envelope.error(503, "SERVICE_UNAVAILABLE", "A service this request needs is unavailable")
 
@@ -266,6 +269,7 @@ def create_service_app(
     dsn: str,
     routers: Sequence[APIRouter],
     jobs: JobsFactory,
+    middleware: Sequence[tuple[type, dict[str, Any]]] = (),
 ) -> FastAPI:
     """A service: its pool and its client for the other services opened on start, its
     background jobs running while it serves, all closed on stop."""
@@ -296,6 +300,10 @@ def create_service_app(
     app.state.settings = settings
     app.state.service_name = name
     app.state.metrics = Metrics(name)
+    # Outermost first in `middleware`; the request context wraps them all, so that even a
+    # response they make themselves (a 429, a 413) carries its request id and is counted.
+    for middleware_class, options in reversed(middleware):
+        app.add_middleware(middleware_class, **options)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(DomainError, _domain_refused)

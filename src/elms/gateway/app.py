@@ -1,0 +1,39 @@
+"""The API gateway (port 8080, schema banking_gateway): one front door for the services."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from elms.core.background import Job
+from elms.core.config import Settings
+from elms.core.database import Database
+from elms.core.service_client import ServiceClient
+from elms.core.web import create_service_app
+from elms.gateway.edge import BodySizeLimit, RateLimit, SecurityHeaders, rate_limit_storage
+from elms.gateway.proxy import router
+
+
+def _jobs(_db: Database, _settings: Settings, _services: ServiceClient) -> list[Job]:
+    return []
+
+
+def create_app(settings: Settings, dsn: str) -> FastAPI:
+    return create_service_app(
+        name="gateway",
+        settings=settings,
+        dsn=dsn,
+        routers=[router],
+        jobs=_jobs,
+        middleware=[
+            (SecurityHeaders, {}),
+            (
+                RateLimit,
+                {
+                    "limit": settings.rate_limit,
+                    "storage": rate_limit_storage(settings.redis_url),
+                    "namespace": settings.rate_limit_namespace,
+                },
+            ),
+            (BodySizeLimit, {"max_bytes": settings.max_request_bytes}),
+        ],
+    )

@@ -1,0 +1,57 @@
+"""Routing (issue 5 §1): `/api/v1/customers/**`, `/api/v1/loans/**`, `/api/v1/payments/**` to
+their services through the shared client (pooled, timeouts, replicas). The request id travels
+along; an upstream's envelope comes back as it was; an unreachable upstream is 503 and a slow
+one 504 (the core's error handlers)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from elms.core.context import request_id_var
+from elms.core.errors import not_found
+from elms.core.service_client import ServiceClient
+
+UPSTREAMS = {"customers": "customer", "loans": "loan", "payments": "payment"}
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# What a client may tell a service, and what a service may tell a client; nothing else passes.
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "if-match")
+FORWARDED_RESPONSE_HEADERS = ("content-type", "content-disposition", "idempotent-replayed", "etag")
+
+router = APIRouter(include_in_schema=False)
+
+
+async def forward(request: Request, service: str) -> Response:
+    services: ServiceClient = request.app.state.services
+    headers = {
+        name: value
+        for name in FORWARDED_REQUEST_HEADERS
+        if (value := request.headers.get(name)) is not None
+    }
+    if request_id := request_id_var.get():
+        headers["x-request-id"] = request_id
+    if request.client:
+        headers["x-forwarded-for"] = request.client.host
+    upstream = await services.send(
+        service,
+        request.method,
+        request.url.path,
+        content=await request.body(),
+        headers=headers,
+        params=request.url.query or None,
+    )
+    passed = {
+        name: value
+        for name in FORWARDED_RESPONSE_HEADERS
+        if (value := upstream.headers.get(name)) is not None
+    }
+    return Response(upstream.content, status_code=upstream.status_code, headers=passed)
+
+
+@router.api_route("/api/v1/{resource}", methods=METHODS)
+@router.api_route("/api/v1/{resource}/{rest:path}", methods=METHODS)
+async def route(request: Request, resource: str) -> Response:
+    service = UPSTREAMS.get(resource)
+    if service is None:
+        raise not_found("Resource", f"/api/v1/{resource}")
+    return await forward(request, service)
