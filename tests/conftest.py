@@ -101,9 +101,39 @@ def pytest_report_header() -> str:
     return f"ELMS tests on: {where}"
 
 
+def bearer(settings: Settings, role: str = "ADMIN", customer_id: str | None = None) -> str:
+    """An Authorization header value for a token of the gateway's local key (no session)."""
+    from datetime import timedelta
+
+    from elms.core.clock import utcnow
+    from elms.gateway.keys import local_private_key
+    from elms.gateway.tokens import Role, mint
+
+    token = mint(
+        local_private_key(settings.data_dir),
+        subject=f"test-{role.lower()}",
+        role=Role(role),
+        customer_id=customer_id,
+        session_id=None,
+        issued_at=utcnow(),
+        ttl=timedelta(hours=1),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    return f"Bearer {token}"
+
+
+@asynccontextmanager
+async def running_gateway(settings: Settings, dsn: str) -> AsyncIterator[RunningService]:
+    """A gateway whose client carries an ADMIN token."""
+    async with running("gateway", settings, dsn) as service:
+        service.client.headers["Authorization"] = bearer(settings)
+        yield service
+
+
 @pytest.fixture
 async def gateway(system: System, database: ClonedDatabase) -> AsyncIterator[RunningService]:
     """The gateway in front of the system's services."""
     settings = system.settings.model_copy(update={"payment_url": system.payment.url})
-    async with running("gateway", settings, database.dsn("gateway")) as service:
+    async with running_gateway(settings, database.dsn("gateway")) as service:
         yield service

@@ -1,4 +1,4 @@
-"""The `elms` command: up | serve | migrate."""
+"""The `elms` command: up | serve | migrate | token."""
 
 from __future__ import annotations
 
@@ -66,6 +66,51 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="The user the token is for")],
+    role: Annotated[str, typer.Option(help="CUSTOMER, LOAN_OFFICER or ADMIN")] = "LOAN_OFFICER",
+    customer_id: Annotated[str | None, typer.Option(help="Required for CUSTOMER")] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 3600,
+) -> None:
+    """Mint a token with the gateway's local key and record its session (revocable by logout)."""
+    from datetime import timedelta
+
+    from elms.core.database import Database, PoolConfig
+    from elms.gateway.auth import issue_token
+    from elms.gateway.tokens import Role
+
+    try:
+        chosen = Role(role.upper())
+    except ValueError as error:
+        raise typer.BadParameter(
+            "one of CUSTOMER, LOAN_OFFICER, ADMIN", param_hint="--role"
+        ) from error
+    if chosen is Role.CUSTOMER and not customer_id:
+        raise typer.BadParameter("a CUSTOMER token needs --customer-id")
+    if ttl <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--ttl")
+    settings = _settings()
+
+    async def minted() -> str:
+        dsn = (await _prepare(settings, ["gateway"]))["gateway"]
+        config = PoolConfig.for_service(SERVICES["gateway"], settings)
+        db = await Database.open(dsn, "banking_gateway", "gateway", config)
+        try:
+            return await issue_token(
+                db,
+                settings,
+                subject=sub,
+                role=chosen,
+                customer_id=customer_id,
+                ttl=timedelta(seconds=ttl),
+            )
+        finally:
+            await db.close()
+
+    print(asyncio.run(minted()))
 
 
 @app.command()

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     rate_limit: str = "1000/minute"
     redis_url: str | None = None
     rate_limit_namespace: str = "elms"
+    # Tokens (api.md §6): RS256 with the local key made in data_dir, unless an identity
+    # provider's public key (PEM) or JWKS URL is configured.
+    jwt_issuer: str = "loan-management-system"
+    jwt_audience: str = "api-gateway"
+    jwt_algorithm: str = "RS256"
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
     max_request_bytes: int = 11 * 1024 * 1024
 
     log_level: str = "INFO"

@@ -9,20 +9,29 @@ from elms.core.config import Settings
 from elms.core.database import Database
 from elms.core.service_client import ServiceClient
 from elms.core.web import create_service_app
+from elms.gateway import auth
+from elms.gateway import repository as repo
 from elms.gateway.edge import BodySizeLimit, RateLimit, SecurityHeaders, rate_limit_storage
+from elms.gateway.keys import VerificationKeys
 from elms.gateway.proxy import router
 
 
-def _jobs(_db: Database, _settings: Settings, _services: ServiceClient) -> list[Job]:
-    return []
+def _jobs(db: Database, settings: Settings, _services: ServiceClient) -> list[Job]:
+    async def cleanup() -> int:
+        async with db.transaction() as conn:
+            await repo.cleanup_expired_sessions(conn)
+        return 0
+
+    return [Job("session-cleanup", settings.housekeeping_interval_seconds, cleanup)]
 
 
 def create_app(settings: Settings, dsn: str) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         name="gateway",
         settings=settings,
         dsn=dsn,
-        routers=[router],
+        # The gateway's own routes come before the catch-all routing to the services.
+        routers=[auth.router, router],
         jobs=_jobs,
         middleware=[
             (SecurityHeaders, {}),
@@ -37,3 +46,5 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
             (BodySizeLimit, {"max_bytes": settings.max_request_bytes}),
         ],
     )
+    app.state.verification_keys = VerificationKeys.from_settings(settings)
+    return app

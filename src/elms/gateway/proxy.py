@@ -5,12 +5,17 @@ one 504 (the core's error handlers)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from elms.core import jsoncodec
 from elms.core.context import request_id_var
 from elms.core.errors import not_found
-from elms.core.service_client import ServiceClient
+from elms.core.service_client import ServiceClient, ServiceUnavailable
+from elms.gateway import access
+from elms.gateway.auth import authenticate
 
 UPSTREAMS = {"customers": "customer", "loans": "loan", "payments": "payment"}
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -48,10 +53,35 @@ async def forward(request: Request, service: str) -> Response:
     return Response(upstream.content, status_code=upstream.status_code, headers=passed)
 
 
+def _json_body(raw: bytes, content_type: str | None) -> Any:
+    """The body as the access rules look at it; a malformed one is the service's to refuse."""
+    if not raw or "json" not in (content_type or ""):
+        return None
+    try:
+        return jsoncodec.loads(raw)
+    except ValueError:
+        return None
+
+
 @router.api_route("/api/v1/{resource}", methods=METHODS)
 @router.api_route("/api/v1/{resource}/{rest:path}", methods=METHODS)
 async def route(request: Request, resource: str) -> Response:
     service = UPSTREAMS.get(resource)
     if service is None:
         raise not_found("Resource", f"/api/v1/{resource}")
+    principal = await authenticate(request)
+    path = request.url.path.removeprefix("/api/v1/")
+    access.check_scope(principal, request.method, path)
+    services: ServiceClient = request.app.state.services
+
+    async def fetch(owner: str, resource_path: str) -> dict[str, Any] | None:
+        found = await services.call(owner, "GET", resource_path)
+        if found.status == 404:
+            return None
+        if not found.ok:
+            raise ServiceUnavailable(f"{owner} answered {found.status}")
+        return found.data
+
+    body = _json_body(await request.body(), request.headers.get("content-type"))
+    await access.check_ownership(principal, request.method, path, body, fetch)
     return await forward(request, service)

@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from tests.conftest import running
+from tests.conftest import running_gateway
 
 
 async def test_requests_reach_their_service_and_come_back_in_its_envelope(gateway):
@@ -61,7 +61,7 @@ async def test_a_body_over_the_limit_is_413_before_any_service_sees_it(system, d
     settings = system.settings.model_copy(
         update={"payment_url": system.payment.url, "max_request_bytes": 100}
     )
-    async with running("gateway", settings, database.dsn("gateway")) as small:
+    async with running_gateway(settings, database.dsn("gateway")) as small:
         response = await small.client.post(
             "/api/v1/customers",
             content=b'{"firstName": "' + b"x" * 200 + b'"}',
@@ -77,7 +77,7 @@ async def test_the_rate_limit_answers_429_with_retry_after_once_the_budget_is_sp
     settings = system.settings.model_copy(
         update={"payment_url": system.payment.url, "rate_limit": "3/minute"}
     )
-    async with running("gateway", settings, database.dsn("gateway")) as limited:
+    async with running_gateway(settings, database.dsn("gateway")) as limited:
         answers = [await limited.client.get("/api/v1/customers?size=1") for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers["x-ratelimit-remaining"] for a in answers[:3]] == ["2", "1", "0"]
@@ -93,7 +93,7 @@ async def test_a_dead_upstream_is_503_and_another_replica_is_used_when_one_is_do
     settings = system.settings.model_copy(
         update={"payment_url": dead, "customer_url": f"{dead},{system.customer.url}"}
     )
-    async with running("gateway", settings, database.dsn("gateway")) as gw:
+    async with running_gateway(settings, database.dsn("gateway")) as gw:
         unavailable = await gw.client.get("/api/v1/payments/PAY-X")
         customers = [await gw.client.get("/api/v1/customers?size=1") for _ in range(2)]
     assert unavailable.status_code == 503
@@ -113,7 +113,7 @@ async def test_a_slow_upstream_is_504(system, database):
         update={"payment_url": f"http://127.0.0.1:{port}", "service_call_timeout_seconds": 0.2}
     )
     try:
-        async with running("gateway", settings, database.dsn("gateway")) as gw:
+        async with running_gateway(settings, database.dsn("gateway")) as gw:
             response = await gw.client.get("/api/v1/payments/PAY-X")
     finally:
         silent.close()
@@ -136,8 +136,8 @@ async def test_gateways_sharing_redis_share_one_budget_per_client(system, databa
         }
     )
     async with (
-        running("gateway", settings, database.dsn("gateway")) as first,
-        running("gateway", settings, database.dsn("gateway")) as second,
+        running_gateway(settings, database.dsn("gateway")) as first,
+        running_gateway(settings, database.dsn("gateway")) as second,
     ):
         answers = [
             await gw.client.get("/api/v1/customers?size=1") for gw in (first, second, first, second)

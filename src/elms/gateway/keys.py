@@ -1,0 +1,68 @@
+"""The gateway's token keys: a local RSA key pair made on first start in the data directory,
+or an external identity provider's public key or JWKS URL instead."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from elms.core.config import Settings
+
+PRIVATE_KEY_FILE = "gateway-jwt-private.pem"
+
+
+def _create(path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two gateways starting at once make one key, not two.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+
+
+def local_private_key(data_dir: Path) -> bytes:
+    path = data_dir / PRIVATE_KEY_FILE
+    if not path.exists():
+        _create(path)
+    return path.read_bytes()
+
+
+def public_key_of(private_pem: bytes) -> bytes:
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@dataclass
+class VerificationKeys:
+    """Where the gateway finds the key that checks a token's signature."""
+
+    public_pem: bytes | None = None
+    jwks: jwt.PyJWKClient | None = None
+
+    def key_for(self, token: str) -> object:
+        if self.jwks is not None:
+            return self.jwks.get_signing_key_from_jwt(token).key
+        return self.public_pem
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VerificationKeys:
+        if settings.jwt_jwks_url:
+            return cls(jwks=jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True))
+        if settings.jwt_public_key:
+            return cls(public_pem=settings.jwt_public_key.encode())
+        return cls(public_pem=public_key_of(local_private_key(settings.data_dir)))

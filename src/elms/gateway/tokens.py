@@ -1,0 +1,119 @@
+"""Bearer tokens (api.md §6): what a token must carry, and the scopes of each role. Pure: the
+time is passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+from elms.core.errors import DomainError
+
+
+class Role(StrEnum):
+    CUSTOMER = "CUSTOMER"
+    LOAN_OFFICER = "LOAN_OFFICER"
+    ADMIN = "ADMIN"
+
+
+ALL_SCOPES = (
+    "customer:read",
+    "customer:write",
+    "credit:manage",
+    "loan:read",
+    "loan:create",
+    "loan:approve",
+    "payment:read",
+    "payment:process",
+    "saga:read",
+    "saga:manage",
+)
+# A customer reads and acts on their own things; officers run the book; admins run everything.
+ROLE_SCOPES = {
+    Role.CUSTOMER: (
+        "customer:read",
+        "customer:write",
+        "loan:read",
+        "loan:create",
+        "payment:read",
+        "payment:process",
+    ),
+    Role.LOAN_OFFICER: tuple(s for s in ALL_SCOPES if s != "saga:manage"),
+    Role.ADMIN: ALL_SCOPES,
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    scopes: frozenset[str]
+    customer_id: str | None
+    session_id: str | None
+
+    @property
+    def is_customer(self) -> bool:
+        return self.role is Role.CUSTOMER
+
+
+def unauthorized(message: str) -> DomainError:
+    return DomainError(message, code="UNAUTHORIZED", status=401)
+
+
+def forbidden(message: str) -> DomainError:
+    return DomainError(message, code="FORBIDDEN", status=403)
+
+
+def mint(
+    private_pem: bytes,
+    *,
+    subject: str,
+    role: Role,
+    customer_id: str | None,
+    session_id: str | None,
+    issued_at: datetime,
+    ttl: timedelta,
+    issuer: str,
+    audience: str,
+) -> str:
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "role": role.value,
+        "scope": list(ROLE_SCOPES[role]),
+        "iat": int(issued_at.timestamp()),
+        "exp": int((issued_at + ttl).timestamp()),
+    }
+    if customer_id:
+        claims["customerId"] = customer_id
+    if session_id:
+        claims["sid"] = session_id
+    return jwt.encode(claims, private_pem, algorithm="RS256")
+
+
+def verify(token: str, key: object, *, issuer: str, audience: str, algorithm: str) -> Principal:
+    """The token's principal, or 401: bad signature, wrong issuer or audience, expired, or
+    missing any claim the gateway needs."""
+    try:
+        claims = jwt.decode(
+            token,
+            key,  # type: ignore[arg-type]
+            algorithms=[algorithm],
+            issuer=issuer,
+            audience=audience,
+            options={"require": ["exp", "sub", "iss", "aud"]},
+        )
+        role = Role(claims.get("role"))
+    except (jwt.PyJWTError, ValueError) as error:
+        raise unauthorized(f"Invalid token: {error}") from error
+    scopes = claims.get("scope", [])
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    customer_id = claims.get("customerId")
+    if role is Role.CUSTOMER and not customer_id:
+        raise unauthorized("A customer's token must name its customerId")
+    return Principal(claims["sub"], role, frozenset(scopes), customer_id, claims.get("sid"))
