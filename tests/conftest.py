@@ -12,6 +12,7 @@ import pytest
 
 from elms.core import cluster
 from elms.core.config import Settings
+from elms.core.internal_auth import HEADER, service_credential
 from elms.core.observability import configure_logging
 from elms.services import app_factory
 from tests.support import postgres
@@ -66,7 +67,12 @@ class RunningService:
 @asynccontextmanager
 async def running(service: str, settings: Settings, dsn: str) -> AsyncIterator[RunningService]:
     app = app_factory(service)(settings, dsn)
-    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+    # Tests speak to services as the gateway does: with the internal service credential.
+    headers = {} if service == "gateway" else {HEADER: service_credential(settings)}
+    async with (
+        serving(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client,
+    ):
         yield RunningService(url, client, app)
 
 

@@ -69,6 +69,19 @@ def elms_up(env: dict[str, str]) -> Iterator[Running]:
         process.wait(timeout=60)
 
 
+def _token(env: dict[str, str]) -> str:
+    """A token from `elms token`, as a user gets one."""
+    minted = subprocess.run(
+        [sys.executable, "-m", "elms", "token", "--sub", "e2e", "--role", "ADMIN"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return minted.stdout.strip().splitlines()[-1]
+
+
 def test_elms_up_serves_restarts_a_dead_service_keeps_data_and_stops_cleanly(tmp_path: Path):
     data_dir = tmp_path / "data"
     ports = {service: _free_port() for service in SERVICES}
@@ -76,22 +89,27 @@ def test_elms_up_serves_restarts_a_dead_service_keeps_data_and_stops_cleanly(tmp
     env.update(ELMS_DATA_DIR=str(data_dir), ELMS_LOG_LEVEL="WARNING")
     for service, free in ports.items():
         env[f"ELMS_{service.upper()}_PORT"] = str(free)
-    base = f"http://127.0.0.1:{ports['customer']}"
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
 
     with elms_up(env) as running:
         ready = [line.split()[0] for line in running.seen if line.strip().endswith("ready")]
         assert sorted(ready) == sorted(APPLICATIONS), running.seen
+        auth = {"Authorization": f"Bearer {_token(env)}"}
         created = httpx.post(
-            f"{base}/api/v1/customers",
+            f"{gateway}/api/v1/customers",
             json={
                 "firstName": "Grace",
                 "lastName": "Hopper",
                 "email": "grace@example.com",
                 "creditLimit": "2500.00",
             },
+            headers=auth,
         )
         assert created.status_code == 201, created.text
         customer_id = created.json()["data"]["customerId"]
+        # The service's own port does not answer without the internal credential.
+        direct = httpx.get(f"http://127.0.0.1:{ports['customer']}/api/v1/customers/{customer_id}")
+        assert direct.status_code == 401
 
         child = next(
             p
@@ -101,11 +119,12 @@ def test_elms_up_serves_restarts_a_dead_service_keeps_data_and_stops_cleanly(tmp
         child.kill()
         running.wait_for("exited with")
         running.wait_for("ready")
-        assert httpx.get(f"{base}/api/v1/customers/{customer_id}").status_code == 200
+        found = httpx.get(f"{gateway}/api/v1/customers/{customer_id}", headers=auth)
+        assert found.status_code == 200
     assert running.process.returncode == 0
     assert not (data_dir / "pgdata" / "postmaster.pid").exists(), "PostgreSQL left running"
 
     with elms_up(env):
-        again = httpx.get(f"{base}/api/v1/customers/{customer_id}")
+        again = httpx.get(f"{gateway}/api/v1/customers/{customer_id}", headers=auth)
         assert again.status_code == 200
         assert '"availableCredit":2500.00' in again.text

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from elms.core.config import SERVICES, ServiceSpec, Settings
+from elms.core.datafiles import create_once
 from elms.core.embedded import start_embedded
 
 
@@ -45,11 +46,7 @@ def role_secret(settings: Settings) -> str:
     if settings.db_role_secret:
         return settings.db_role_secret
     path = settings.data_dir / "db-role-secret"
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
+    return create_once(path, secrets.token_hex(32).encode()).decode().strip()
 
 
 def admin_url(settings: Settings, services: Iterable[str]) -> str | None:

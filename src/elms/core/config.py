@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     payment_url: str | None = None
     gateway_url: str | None = None
     service_call_timeout_seconds: float = 10
+    # The credential services demand of each other (elms.core.internal_auth); derived when unset.
+    service_token: str | None = None
 
     # Gateway edge (architecture.md §5): requests per client IP, shared through Redis when set.
     rate_limit: str = "1000/minute"

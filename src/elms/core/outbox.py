@@ -100,8 +100,15 @@ async def relay_once(
         rows = await conn.fetch(
             """SELECT event_id, event_type, source_service, target_service, entity_type,
                       entity_id, event_data, retry_count, max_retries
-               FROM data_sync_events
+               FROM data_sync_events e
                WHERE status = 'PENDING' AND next_attempt_at <= $1
+                 -- One entity's events arrive in the order they happened: an event waits
+                 -- while an older one of the same entity is still being retried. (A FAILED
+                 -- one does not hold the rest back; consumers check what it would have done.)
+                 AND NOT EXISTS (
+                     SELECT 1 FROM data_sync_events older
+                     WHERE older.entity_type = e.entity_type AND older.entity_id = e.entity_id
+                       AND older.event_id < e.event_id AND older.status = 'PENDING')
                ORDER BY event_id LIMIT $2 FOR UPDATE SKIP LOCKED""",
             now,
             batch,
@@ -111,6 +118,11 @@ async def relay_once(
                 await deliver(event)
             except (DeliveryRefused, ServiceUnavailable) as error:
                 await _failed(conn, event, str(error), now, backoff_seconds)
+                continue
+            except Exception as error:
+                # Whatever went wrong with this event, the others are still delivered.
+                log.exception("outbox delivery broke", event_id=event.event_id)
+                await _failed(conn, event, f"{type(error).__name__}: {error}", now, backoff_seconds)
                 continue
             await conn.execute(
                 "UPDATE data_sync_events SET status = 'PROCESSED', processed_at = $2,"

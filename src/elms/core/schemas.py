@@ -74,7 +74,7 @@ class Page(CamelModel, Generic[T]):
 class IncomingEvent(CamelModel):
     """An outbox event as the relay delivers it (elms.core.outbox)."""
 
-    event_id: Annotated[int, Field(ge=1)]
+    event_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
     event_type: Annotated[str, Field(min_length=1, max_length=100)]
     source_service: Annotated[str, Field(min_length=1, max_length=100)]
     entity_type: Annotated[str, Field(min_length=1, max_length=100)]

@@ -45,7 +45,10 @@ class ServiceClient:
     go round-robin; a replica that refuses the connection is skipped for the next one, which is
     safe for any request since it never reached the service. A timeout is not retried."""
 
-    def __init__(self, base_urls: dict[str, str], timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self, base_urls: dict[str, str], timeout_seconds: float = 10.0, credential: str = ""
+    ) -> None:
+        self.credential = credential
         self.replicas = {
             name: [u.strip().rstrip("/") for u in urls.split(",") if u.strip()]
             for name, urls in base_urls.items()
@@ -66,6 +69,7 @@ class ServiceClient:
         headers: dict[str, str] | None = None,
         params: Any = None,
     ) -> httpx.Response:
+        headers = {**(headers or {}), "X-ELMS-Service-Token": self.credential}
         replicas = self.replicas[service]
         start = self._next[service]
         self._next[service] = (start + 1) % len(replicas)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,6 +28,7 @@ from elms.core.context import request_id_var, request_started_var
 from elms.core.database import Database, PoolConfig, PoolExhausted
 from elms.core.errors import DomainError, FieldProblem
 from elms.core.ids import new_id
+from elms.core.internal_auth import RequireServiceCredential, service_credential
 from elms.core.observability import Metrics
 from elms.core.service_client import ServiceClient, ServiceTimeout, ServiceUnavailable
 
@@ -77,8 +78,15 @@ def _field_name(location: Sequence[Any]) -> str:
 
 
 def _shown(value: Any) -> Any:
-    """A rejected value as the client may see it again: scalars only, never a whole object."""
-    if value is None or isinstance(value, str | int | Decimal | bool):
+    """A rejected value as the client may see it again: scalars only, never a whole object,
+    and never text that cannot be written as UTF-8 (a lone surrogate)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        return value
+    if value is None or isinstance(value, int | Decimal | bool):
         return value
     return None
 
@@ -120,6 +128,20 @@ def _upstream_unavailable(_: Request, exc: Exception) -> Response:
         return envelope.error(504, "GATEWAY_TIMEOUT", "A service this request needs was too slow")
     log.warning("another service is unavailable", error=str(exc))
     return envelope.error(503, "SERVICE_UNAVAILABLE", "A service this request needs is unavailable")
+
+
+def _retry_later(_: Request, exc: Exception) -> Response:
+    # Two transactions collided; neither request was wrong. 503 tells a caller (the saga) to
+    # retry, where a 409 would read as a refusal.
+    log.warning("transaction collided; asking the caller to retry", error=str(exc))
+    return envelope.error(503, "SERVICE_UNAVAILABLE", "The request collided with another; retry")
+
+
+def _out_of_range(_: Request, exc: Exception) -> Response:
+    # A value the schema let through but PostgreSQL cannot hold (a number in free-form JSON
+    # beyond NUMERIC's range, an id beyond INTEGER): the client's input, so 400.
+    log.info("database refused a value", error=str(exc))
+    return envelope.error(400, "VALIDATION_ERROR", "A value in the request is out of range")
 
 
 def _constraint_violated(_: Request, exc: Exception) -> Response:
@@ -238,6 +260,8 @@ CallDep = Annotated[Call, Depends(Call)]
 MAX_PAGE = (2**63 - 1) // 100
 PageNumber = Annotated[int, Query(ge=0, le=MAX_PAGE)]
 PageSize = Annotated[int, Query(ge=1, le=100)]
+# A SERIAL id in a path: anything beyond INTEGER is a 400, not a database error.
+SerialId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 JobsFactory = Callable[[Database, Settings, ServiceClient], list[Job]]
@@ -270,17 +294,21 @@ def create_service_app(
     routers: Sequence[APIRouter],
     jobs: JobsFactory,
     middleware: Sequence[tuple[type, dict[str, Any]]] = (),
+    public: bool = False,
 ) -> FastAPI:
     """A service: its pool and its client for the other services opened on start, its
     background jobs running while it serves, all closed on stop."""
     from elms.core.actuator import actuator_router
 
     spec = SERVICES[name]
+    credential = service_credential(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = await Database.open(dsn, spec.schema, name, PoolConfig.for_service(spec, settings))
-        services = ServiceClient(settings.service_urls(), settings.service_call_timeout_seconds)
+        services = ServiceClient(
+            settings.service_urls(), settings.service_call_timeout_seconds, credential
+        )
         app.state.db = db
         app.state.services = services
         try:
@@ -304,6 +332,10 @@ def create_service_app(
     # response they make themselves (a 429, a 413) carries its request id and is counted.
     for middleware_class, options in reversed(middleware):
         app.add_middleware(middleware_class, **options)
+    if public:
+        app.state.service_credential = credential
+    else:
+        app.add_middleware(RequireServiceCredential, credential=credential)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(DomainError, _domain_refused)
@@ -313,8 +345,9 @@ def create_service_app(
     app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, _constraint_violated)
     app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
     app.add_exception_handler(asyncpg.UntranslatableCharacterError, _unstorable_text)
-    app.add_exception_handler(asyncpg.SerializationError, _constraint_violated)
-    app.add_exception_handler(asyncpg.DeadlockDetectedError, _constraint_violated)
+    app.add_exception_handler(asyncpg.DataError, _out_of_range)
+    app.add_exception_handler(asyncpg.SerializationError, _retry_later)
+    app.add_exception_handler(asyncpg.DeadlockDetectedError, _retry_later)
     for r in (*routers, actuator_router()):
         app.include_router(r)
     return app

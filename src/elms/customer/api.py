@@ -13,7 +13,7 @@ from elms.core import envelope
 from elms.core.clock import utcnow
 from elms.core.errors import invalid
 from elms.core.schemas import IncomingEvent, Page
-from elms.core.web import CallDep, PageNumber, PageSize, router
+from elms.core.web import CallDep, PageNumber, PageSize, SerialId, router
 from elms.customer import events, service
 from elms.customer.domain import AccountStatus, CreditTransaction, ReservationStatus
 from elms.customer.schemas import (
@@ -68,7 +68,7 @@ def _page(items: list[dict], page: int, size: int, total: int) -> dict:
     return Page[dict].of(items, page, size, total).wire()
 
 
-_ETAG_VERSION = re.compile(r'^(?:W/)?"?(\d+)"?$')
+_ETAG_VERSION = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 
 
 def _expected_version(body_version: int | None, if_match: str | None) -> int:
@@ -138,7 +138,7 @@ async def list_addresses(customer_id: str, call: CallDep) -> Response:
 
 @customers.put("/{customer_id}/addresses/{address_id}")
 async def update_address(
-    customer_id: str, address_id: int, body: AddressUpdate, call: CallDep
+    customer_id: str, address_id: SerialId, body: AddressUpdate, call: CallDep
 ) -> Response:
     address = await service.update_address(call.db, customer_id, address_id, body, utcnow())
     return envelope.success(
@@ -147,7 +147,7 @@ async def update_address(
 
 
 @customers.delete("/{customer_id}/addresses/{address_id}")
-async def delete_address(customer_id: str, address_id: int, call: CallDep) -> Response:
+async def delete_address(customer_id: str, address_id: SerialId, call: CallDep) -> Response:
     await service.delete_address(call.db, customer_id, address_id, utcnow())
     return envelope.success(None, "Address deleted")
 
@@ -166,14 +166,6 @@ async def release_credit(customer_id: str, body: ReleaseCreditRequest, call: Cal
         return _movement(await service.release_credit(call.db, customer_id, body, utcnow()))
 
     return await call.answer(work, "Credit released")
-
-
-@customers.post("/{customer_id}/credit/restore")
-async def restore_credit(customer_id: str, body: RestoreCreditRequest, call: CallDep) -> Response:
-    async def work() -> dict:
-        return _movement(await service.restore_credit(call.db, customer_id, body, utcnow()))
-
-    return await call.answer(work, "Credit restored")
 
 
 @customers.get("/{customer_id}/credit/reservations")
@@ -209,6 +201,14 @@ async def credit_history(
 
 
 internal = router("/internal/v1", tags=["internal"], include_in_schema=False)
+
+
+@internal.post("/customers/{customer_id}/credit/restore")
+async def restore_credit(customer_id: str, body: RestoreCreditRequest, call: CallDep) -> Response:
+    async def work() -> dict:
+        return _movement(await service.restore_credit(call.db, customer_id, body, utcnow()))
+
+    return await call.answer(work, "Credit restored")
 
 
 @internal.post("/events")

@@ -18,7 +18,8 @@ from asyncpg import Connection
 
 from elms.core import outbox
 from elms.core.database import Database
-from elms.core.errors import not_found
+from elms.core.errors import invalid, not_found
+from elms.core.money import MoneyFormatError, parse_money
 from elms.customer import domain
 from elms.customer import repository as repo
 from elms.customer.domain import CreditPosition, CreditTransaction, ReservationStatus
@@ -39,16 +40,19 @@ class LoanEvent:
     def from_wire(
         cls, event_id: int, event_type: str, source: str, data: dict[str, Any]
     ) -> LoanEvent:
-        return cls(
-            event_id,
-            event_type,
-            source,
-            data["loanId"],
-            data["applicationId"],
-            data["customerId"],
-            Decimal(str(data["loanAmount"])),
-            data.get("previousStatus"),
-        )
+        try:
+            return cls(
+                event_id,
+                event_type,
+                source,
+                str(data["loanId"]),
+                str(data["applicationId"]),
+                str(data["customerId"]),
+                parse_money(data["loanAmount"]),
+                data.get("previousStatus"),
+            )
+        except (KeyError, MoneyFormatError) as error:
+            raise invalid("data", f"not a loan event: {error}") from error
 
 
 async def consume(db: Database, event: LoanEvent, now: datetime) -> str:
@@ -126,7 +130,12 @@ async def _loan_closed_unused(conn: Connection, event: LoanEvent, now: datetime)
         raise not_found("Customer", event.customer_id)
     before = customer.credit
     if event.previous_status == "APPROVED":
-        # Approval had turned the reservation into used credit: give that back.
+        # Approval turned the reservation into used credit: give that back, but only if this
+        # loan's approval was applied here (it may have been refused, e.g. for lack of credit).
+        if not await repo.has_history(
+            conn, event.customer_id, CreditTransaction.CREDIT_USED, event.loan_id
+        ):
+            return
         after = domain.restore(before, event.loan_amount)
         returned = event.loan_amount
     else:

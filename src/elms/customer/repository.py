@@ -330,6 +330,20 @@ async def insert_history(
     )
 
 
+async def has_history(
+    conn: Connection, customer_id: str, transaction_type: str, reference_id: str
+) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM credit_history WHERE customer_id = $1 AND transaction_type = $2"
+            " AND reference_id = $3 LIMIT 1",
+            customer_id,
+            transaction_type,
+            reference_id,
+        )
+    )
+
+
 async def find_restore(
     conn: Connection, customer_id: str, reference_id: str
 ) -> HistoryEntry | None:

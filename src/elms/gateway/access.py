@@ -17,7 +17,7 @@ from elms.gateway.tokens import Principal, forbidden
 RULES: list[tuple[str, re.Pattern[str], str]] = [
     (m, re.compile(p), s)
     for m, p, s in (
-        ("POST", r"^customers/[^/]+/credit/(reserve|release|restore)$", "credit:manage"),
+        ("POST", r"^customers/[^/]+/credit/(reserve|release)$", "credit:manage"),
         ("GET", r"^customers(/.*)?$", "customer:read"),
         ("*", r"^customers(/.*)?$", "customer:write"),
         ("POST", r"^loans/[^/]+/(approve|reject|disburse)$", "loan:approve"),
@@ -50,7 +50,7 @@ def check_scope(principal: Principal, method: str, path: str) -> None:
 
 
 async def check_ownership(
-    principal: Principal, method: str, path: str, body: Any, fetch: Fetch
+    principal: Principal, method: str, path: str, body: Any, fetch: Fetch, today: str
 ) -> None:
     """For a CUSTOMER: the resource must be theirs. `fetch(service, path)` reads a resource's
     data from its service (None when it does not exist)."""
@@ -88,6 +88,8 @@ async def check_ownership(
         if not rest or rest[0] == "calculate":
             if isinstance(body, dict) and body.get("loanId"):
                 await loan_owner(str(body["loanId"]))
+            if not rest and isinstance(body, dict) and body.get("paymentDate") not in (None, today):
+                raise forbidden("Customers pay today; backdated payments are for officers")
         elif rest[0] == "customer":
             mine(rest[1] if len(rest) > 1 else None)
         elif rest[0] == "loan":

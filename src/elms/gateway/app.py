@@ -29,6 +29,8 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     app = create_service_app(
         name="gateway",
         settings=settings,
+        # The front door: its callers authenticate with tokens, not the service credential.
+        public=True,
         dsn=dsn,
         # The gateway's own routes come before the catch-all routing to the services.
         routers=[auth.router, router],

@@ -3,7 +3,6 @@ or an external identity provider's public key or JWKS URL instead."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,32 +11,23 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from elms.core.config import Settings
+from elms.core.datafiles import create_once
 
 PRIVATE_KEY_FILE = "gateway-jwt-private.pem"
 
 
-def _create(path: Path) -> None:
+def _new_private_key() -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
+    return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: two gateways starting at once make one key, not two.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
 
 
 def local_private_key(data_dir: Path) -> bytes:
     path = data_dir / PRIVATE_KEY_FILE
-    if not path.exists():
-        _create(path)
-    return path.read_bytes()
+    return path.read_bytes() if path.exists() else create_once(path, _new_private_key())
 
 
 def public_key_of(private_pem: bytes) -> bytes:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from elms.core import jsoncodec
+from elms.core.clock import utcnow
 from elms.core.context import request_id_var
 from elms.core.errors import not_found
 from elms.core.service_client import ServiceClient, ServiceUnavailable
@@ -83,5 +84,7 @@ async def route(request: Request, resource: str) -> Response:
         return found.data
 
     body = _json_body(await request.body(), request.headers.get("content-type"))
-    await access.check_ownership(principal, request.method, path, body, fetch)
+    await access.check_ownership(
+        principal, request.method, path, body, fetch, utcnow().date().isoformat()
+    )
     return await forward(request, service)

@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import File, Form, Query, UploadFile
+from fastapi import Depends, File, Form, Query, UploadFile
 from starlette.responses import FileResponse, Response
 
 from elms.core import envelope
 from elms.core.clock import utcnow
 from elms.core.money import ZERO
 from elms.core.schemas import Page
-from elms.core.web import CallDep, PageNumber, PageSize, router
+from elms.core.web import Call, CallDep, PageNumber, PageSize, SerialId, router
 from elms.loan import document_service, service
 from elms.loan.documents import VerificationStatus
 from elms.loan.domain import Installment, InstallmentStatus, LoanStatus, LoanType
 from elms.loan.repository import Document, Loan
 from elms.loan.schedule import Schedule
 from elms.loan.schemas import (
+    RATE_POLICY,
     ApplyPaymentRequest,
     ApproveRequest,
     CancelRequest,
@@ -29,6 +30,7 @@ from elms.loan.schemas import (
     LoanOut,
     LoanRequest,
     RejectRequest,
+    SagaLoanRequest,
     ScheduleRequest,
     ScheduleRowOut,
     VerifyDocumentRequest,
@@ -145,20 +147,37 @@ def _preview(schedule: Schedule, request: ScheduleRequest) -> dict[str, Any]:
     }
 
 
-@loans.post("/preview")
+async def _rate_policy(call: CallDep) -> None:
+    """Dependencies run before the body is validated: the policy is then checked in the schema,
+    and a rate outside it reported together with the other field problems."""
+    RATE_POLICY.set((call.settings.loan_min_interest_rate, call.settings.loan_max_interest_rate))
+
+
+@loans.post("/preview", dependencies=[Depends(_rate_policy)])
 async def preview_loan(body: ScheduleRequest, call: CallDep) -> Response:
     service.check_rate_policy(body.interest_rate, call.settings)
     schedule = service.preview(body, utcnow().date())
     return envelope.success(_preview(schedule, body), "Schedule preview")
 
 
-@loans.post("", status_code=201)
-async def create_loan(body: LoanRequest, call: CallDep) -> Response:
+async def _create(request: SagaLoanRequest, call: Call) -> Response:
     async def work() -> dict[str, Any]:
-        view, _ = await service.create_loan(call.db, call.services, call.settings, body, utcnow())
+        view, _ = await service.create_loan(
+            call.db, call.services, call.settings, request, utcnow()
+        )
         return _loan_details(view)
 
     return await call.answer(work, "Loan application created", 201)
+
+
+@loans.post("", status_code=201, dependencies=[Depends(_rate_policy)])
+async def create_loan(body: LoanRequest, call: CallDep) -> Response:
+    return await _create(SagaLoanRequest(**body.model_dump()), call)
+
+
+@internal.post("/loans", status_code=201, dependencies=[Depends(_rate_policy)])
+async def create_loan_for_saga(body: SagaLoanRequest, call: CallDep) -> Response:
+    return await _create(body, call)
 
 
 @loans.get("")
@@ -202,26 +221,34 @@ async def get_installments(loan_id: str, call: CallDep) -> Response:
 
 @loans.post("/{loan_id}/approve")
 async def approve(loan_id: str, body: ApproveRequest, call: CallDep) -> Response:
-    loan = await service.approve_loan(call.db, loan_id, body, utcnow())
-    return envelope.success(_loan(loan), "Loan approved")
+    async def work() -> dict[str, Any]:
+        return _loan(await service.approve_loan(call.db, loan_id, body, utcnow()))
+
+    return await call.answer(work, "Loan approved")
 
 
 @loans.post("/{loan_id}/reject")
 async def reject(loan_id: str, body: RejectRequest, call: CallDep) -> Response:
-    loan = await service.reject_loan(call.db, loan_id, body, utcnow())
-    return envelope.success(_loan(loan), "Loan rejected")
+    async def work() -> dict[str, Any]:
+        return _loan(await service.reject_loan(call.db, loan_id, body, utcnow()))
+
+    return await call.answer(work, "Loan rejected")
 
 
 @loans.post("/{loan_id}/cancel")
 async def cancel(loan_id: str, body: CancelRequest, call: CallDep) -> Response:
-    loan = await service.cancel_loan(call.db, loan_id, body, utcnow())
-    return envelope.success(_loan(loan), "Loan cancelled")
+    async def work() -> dict[str, Any]:
+        return _loan(await service.cancel_loan(call.db, loan_id, body, utcnow()))
+
+    return await call.answer(work, "Loan cancelled")
 
 
 @loans.post("/{loan_id}/disburse")
 async def disburse(loan_id: str, body: DisburseRequest, call: CallDep) -> Response:
-    loan = await service.disburse_loan(call.db, loan_id, body, utcnow())
-    return envelope.success(_loan(loan), "Loan disbursed")
+    async def work() -> dict[str, Any]:
+        return _loan(await service.disburse_loan(call.db, loan_id, body, utcnow()))
+
+    return await call.answer(work, "Loan disbursed")
 
 
 @internal.post("/loans/{loan_id}/payments")
@@ -268,7 +295,7 @@ async def list_documents(loan_id: str, call: CallDep) -> Response:
 
 
 @loans.get("/{loan_id}/documents/{document_id}/content")
-async def document_content(loan_id: str, document_id: int, call: CallDep) -> Response:
+async def document_content(loan_id: str, document_id: SerialId, call: CallDep) -> Response:
     document, path = await document_service.get_document(
         call.db, call.settings.data_dir, loan_id, document_id
     )
@@ -282,17 +309,20 @@ async def document_content(loan_id: str, document_id: int, call: CallDep) -> Res
 
 @loans.post("/{loan_id}/documents/{document_id}/verify")
 async def verify_document(
-    loan_id: str, document_id: int, body: VerifyDocumentRequest, call: CallDep
+    loan_id: str, document_id: SerialId, body: VerifyDocumentRequest, call: CallDep
 ) -> Response:
-    document = await document_service.verify(
-        call.db,
-        loan_id,
-        document_id,
-        VerificationStatus(body.status),
-        body.verified_by,
-        utcnow(),
-    )
-    return envelope.success(_document(document), f"Document {body.status.lower()}")
+    async def work() -> dict[str, Any]:
+        document = await document_service.verify(
+            call.db,
+            loan_id,
+            document_id,
+            VerificationStatus(body.status),
+            body.verified_by,
+            utcnow(),
+        )
+        return _document(document)
+
+    return await call.answer(work, f"Document {body.status.lower()}")
 
 
 def _document(document: Document) -> dict[str, Any]:

@@ -239,11 +239,20 @@ async def apply_installment_changes(
 
 
 async def mark_overdue(conn: Connection, today: date, now: datetime) -> int:
+    """Locks each loan first, in loan id order, as a payment does, so the job never deadlocks
+    with a payment; a loan a payment holds right now is skipped until the next round."""
     status = await conn.execute(
-        """UPDATE loan_installments i SET status = 'OVERDUE', updated_at = $2
-           FROM loans l
-           WHERE l.loan_id = i.loan_id AND l.status = 'ACTIVE'
-             AND i.status IN ('PENDING', 'PARTIALLY_PAID') AND i.due_date < $1""",
+        """WITH due AS (
+               SELECT l.loan_id FROM loans l
+               WHERE l.status = 'ACTIVE' AND EXISTS (
+                   SELECT 1 FROM loan_installments i
+                   WHERE i.loan_id = l.loan_id AND i.due_date < $1
+                     AND i.status IN ('PENDING', 'PARTIALLY_PAID'))
+               ORDER BY l.loan_id FOR UPDATE SKIP LOCKED)
+           UPDATE loan_installments i SET status = 'OVERDUE', updated_at = $2
+           FROM due
+           WHERE i.loan_id = due.loan_id AND i.due_date < $1
+             AND i.status IN ('PENDING', 'PARTIALLY_PAID')""",
         today,
         now,
     )

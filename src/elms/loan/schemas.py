@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -40,6 +40,10 @@ class Collateral(CamelModel):
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
+# How far ahead a disbursement may be requested: a year, which keeps every due date a real date.
+MAX_DISBURSEMENT_DELAY_DAYS = 366
+
+
 class ScheduleRequest(CamelModel):
     """What a schedule depends on: the calculator of `POST /loans/preview` takes just this."""
 
@@ -73,6 +77,10 @@ class ScheduleRequest(CamelModel):
         applied = info.data["application_date"] or today()
         if wanted < applied:
             raise ValueError("requestedDisbursementDate must not be before applicationDate")
+        if wanted > today() + timedelta(days=MAX_DISBURSEMENT_DELAY_DAYS):
+            raise ValueError(
+                f"requestedDisbursementDate must be within {MAX_DISBURSEMENT_DELAY_DAYS} days"
+            )
         return wanted
 
 
@@ -96,10 +104,17 @@ class LoanRequest(ScheduleRequest):
     employment_details: dict[str, Any] | None = None
     income_verification: dict[str, Any] | None = None
     application_id: Identifier | None = None
-    saga_id: Identifier | None = None
-    applicant: ApplicantSnapshot | None = None
 
     _dates = field_validator("application_date")(_not_in_future)
+
+
+class SagaLoanRequest(LoanRequest):
+    """CREATE_LOAN as the saga calls it (internal route only): its id makes the call idempotent,
+    and the customer it validated stands in for asking the customer service. A client can never
+    send these: the public route's model does not have them."""
+
+    saga_id: Identifier | None = None
+    applicant: ApplicantSnapshot | None = None
 
 
 class ApproveRequest(CamelModel):

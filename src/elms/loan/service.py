@@ -19,7 +19,7 @@ from elms.core.config import Settings
 from elms.core.database import Database
 from elms.core.errors import business_rule, conflict, invalid, not_found
 from elms.core.ids import new_id
-from elms.core.money import ZERO
+from elms.core.money import MAX_AMOUNT, ZERO
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.loan import domain, underwriting
 from elms.loan import repository as repo
@@ -34,6 +34,7 @@ from elms.loan.schemas import (
     DisburseRequest,
     LoanRequest,
     RejectRequest,
+    SagaLoanRequest,
     ScheduleRequest,
 )
 
@@ -50,13 +51,20 @@ class LoanView:
 
 def preview(request: ScheduleRequest, today: date) -> Schedule:
     start = request.requested_disbursement_date or request.application_date or today
-    return build_schedule(
+    schedule = build_schedule(
         request.loan_amount,
         request.interest_rate,
         request.installment_count,
         request.interest_method,
         start,
     )
+    if schedule.total_repayment > MAX_AMOUNT:
+        raise invalid(
+            "loanAmount",
+            f"the total repayment {schedule.total_repayment} would exceed {MAX_AMOUNT}",
+            request.loan_amount,
+        )
+    return schedule
 
 
 def check_rate_policy(rate: Decimal, settings: Settings) -> None:
@@ -69,7 +77,7 @@ def check_rate_policy(rate: Decimal, settings: Settings) -> None:
 
 
 async def _applicant(
-    services: ServiceClient, request: LoanRequest, application_id: str
+    services: ServiceClient, request: SagaLoanRequest, application_id: str
 ) -> ApplicantSnapshot:
     """The customer as the loan service may judge it: the saga's snapshot, or the customer
     service's answer (never customer_db). Credit the customer already reserved for this very
@@ -150,7 +158,7 @@ async def create_loan(
     db: Database,
     services: ServiceClient,
     settings: Settings,
-    request: LoanRequest,
+    request: SagaLoanRequest,
     now: datetime,
 ) -> tuple[LoanView, bool]:
     """Store the application, the loan and its schedule; decide the underwriting. Idempotent by

@@ -45,14 +45,18 @@ def mask(value: str) -> str:
 
 def mask_bank_details(details: dict[str, Any] | None) -> dict[str, Any] | None:
     """Bank details as stored and shown: account, IBAN, card and routing numbers masked down to
-    their last four characters, at any depth."""
+    their last four characters, at any depth (in objects and in lists)."""
     if details is None:
         return None
 
-    def masked(key: str, value: Any) -> Any:
+    def masked(key: str, value: Any, sensitive: bool = False) -> Any:
+        # Under a sensitive key everything is masked, however deep: {"account": {"number": …}}.
+        sensitive = sensitive or any(word in key.lower() for word in _SENSITIVE)
         if isinstance(value, dict):
-            return {k: masked(k, v) for k, v in value.items()}
-        if any(word in key.lower() for word in _SENSITIVE) and isinstance(value, str | int):
+            return {k: masked(k, v, sensitive) for k, v in value.items()}
+        if isinstance(value, list):  # e.g. {"accounts": ["…"]}: each item under the list's key
+            return [masked(key, v, sensitive) for v in value]
+        if sensitive and isinstance(value, str | int) and not isinstance(value, bool):
             return mask(str(value))
         return value
 

@@ -17,9 +17,9 @@ import asyncpg
 from elms.core.clock import day_range
 from elms.core.config import Settings
 from elms.core.database import Database
-from elms.core.errors import business_rule, conflict, not_found
+from elms.core.errors import DomainError, business_rule, conflict, invalid, not_found
 from elms.core.ids import new_id
-from elms.core.money import ZERO
+from elms.core.money import ZERO, parse_money
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.payment import domain
 from elms.payment import repository as repo
@@ -44,6 +44,8 @@ class LoanSnapshot:
     version: int
     outstanding_amount: Decimal
     installments: list[OpenInstallment]
+    # A payment cannot be dated before the money went out or before the last payment applied.
+    earliest_payment_date: date | None = None
 
     @property
     def outstanding_interest(self) -> Decimal:
@@ -65,7 +67,11 @@ def terms(settings: Settings) -> Terms:
         horizon_months=settings.payment_horizon_months,
         processing_fees={
             **dict.fromkeys(PaymentMethod, ZERO),
-            **{PaymentMethod(k): v for k, v in settings.payment_processing_fees.items()},
+            # A fee of more than two decimals or of an unknown method stops the start.
+            **{
+                PaymentMethod(k): parse_money(v)
+                for k, v in settings.payment_processing_fees.items()
+            },
         },
     )
 
@@ -84,6 +90,7 @@ async def read_loan(services: ServiceClient, loan_id: str) -> LoanSnapshot:
         status=loan["status"],
         version=loan["version"],
         outstanding_amount=Decimal(str(loan["outstandingAmount"])),
+        earliest_payment_date=_earliest(loan),
         installments=[
             OpenInstallment(
                 number=row["installmentNumber"],
@@ -95,6 +102,15 @@ async def read_loan(services: ServiceClient, loan_id: str) -> LoanSnapshot:
             for row in loan["installments"]
         ],
     )
+
+
+def _earliest(loan: dict[str, Any]) -> date | None:
+    moments = [
+        loan.get("disbursementDate"),
+        (loan.get("paymentHistory") or {}).get("lastPaymentDate"),
+    ]
+    days = [date.fromisoformat(m[:10]) for m in moments if m]
+    return max(days) if days else None
 
 
 def _check_active(loan: LoanSnapshot) -> None:
@@ -149,6 +165,14 @@ async def _allocate(
     loan = await read_loan(services, loan_id)
     _check_active(loan)
     on = payment_date or now.date()
+    if loan.earliest_payment_date and on < loan.earliest_payment_date:
+        # Backdating before either would dodge penalties already due, or earn discounts twice.
+        raise invalid(
+            "paymentDate",
+            f"paymentDate cannot be before {loan.earliest_payment_date} (disbursement or the"
+            " last payment applied)",
+            str(on),
+        )
     rates = terms(settings)
     return allocate(loan.installments, on, offered, numbers, partial, rates), loan, on, rates
 
@@ -176,6 +200,14 @@ async def calculate(
             conn, _calculation_rows(allocation, loan.loan_id, "SIMULATION", None, now, rates)
         )
     return allocation, loan, on
+
+
+def _duplicate_reference(reference: str | None) -> DomainError:
+    return conflict(
+        f"Payment reference {reference} was already used for this loan",
+        "DUPLICATE_PAYMENT_REFERENCE",
+        "paymentReference",
+    )
 
 
 async def record_payment(
@@ -219,11 +251,7 @@ async def record_payment(
         if request.payment_reference and await repo.find_by_reference(
             conn, loan.loan_id, request.payment_reference
         ):
-            raise conflict(
-                f"Payment reference {request.payment_reference} was already used for this loan",
-                "DUPLICATE_PAYMENT_REFERENCE",
-                "paymentReference",
-            )
+            raise _duplicate_reference(request.payment_reference)
         try:
             payment = await repo.insert_payment(
                 conn,
@@ -249,9 +277,10 @@ async def record_payment(
                 },
             )
         except asyncpg.UniqueViolationError as error:
-            raise conflict(
-                "A payment with this id or reference exists", "CONFLICT", "paymentId"
-            ) from error
+            # A concurrent payment with this reference committed after the check above.
+            if error.constraint_name == "uq_payments_loan_reference":
+                raise _duplicate_reference(request.payment_reference) from error
+            raise conflict(f"Payment {payment_id} exists", "CONFLICT", "paymentId") from error
         await repo.insert_installments(conn, payment_id, rows, now)
         await repo.insert_calculations(
             conn, _calculation_rows(allocation, loan.loan_id, "PAYMENT", payment_id, now, rates)

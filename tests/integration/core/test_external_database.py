@@ -15,6 +15,7 @@ import pytest
 
 from elms.core import cluster
 from elms.core.config import Settings
+from elms.core.internal_auth import HEADER, service_credential
 from elms.core.migrator import prepare
 from elms.customer.app import create_app
 from tests.support.http import serving
@@ -45,7 +46,7 @@ async def external_database() -> AsyncIterator[str]:
 async def _create_customer_through(settings: Settings, dsn: str) -> dict:
     async with (
         serving(create_app(settings, dsn)) as url,
-        httpx.AsyncClient(base_url=url) as client,
+        httpx.AsyncClient(base_url=url, headers={HEADER: service_credential(settings)}) as client,
     ):
         response = await client.post(
             "/api/v1/customers",

@@ -136,7 +136,7 @@ async def restore(
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     return await client.post(
-        f"{CUSTOMERS}/{customer_id}/credit/restore",
+        f"/internal/v1/customers/{customer_id}/credit/restore",
         json={"amount": amount, "referenceId": reference_id},
         headers=headers,
     )

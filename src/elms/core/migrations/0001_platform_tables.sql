@@ -25,6 +25,8 @@ ALTER TABLE data_sync_events
 
 CREATE INDEX idx_data_sync_events_pending
     ON data_sync_events(next_attempt_at) WHERE status = 'PENDING';
+CREATE INDEX idx_data_sync_events_pending_entity
+    ON data_sync_events(entity_type, entity_id, event_id) WHERE status = 'PENDING';
 
 -- Events this service has consumed, so a repeated delivery changes nothing (by event id).
 CREATE TABLE processed_events (
