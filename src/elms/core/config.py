@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     rate_limit: str = "1000/minute"
     redis_url: str | None = None
     rate_limit_namespace: str = "elms"
+    audit_flush_interval_seconds: float = 0.5
     # Tokens (api.md §6): RS256 with the local key made in data_dir, unless an identity
     # provider's public key (PEM) or JWKS URL is configured.
     jwt_issuer: str = "loan-management-system"

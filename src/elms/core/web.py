@@ -295,6 +295,7 @@ def create_service_app(
     jobs: JobsFactory,
     middleware: Sequence[tuple[type, dict[str, Any]]] = (),
     public: bool = False,
+    on_stop: Sequence[Callable[[], Awaitable[Any]]] = (),
 ) -> FastAPI:
     """A service: its pool and its client for the other services opened on start, its
     background jobs running while it serves, all closed on stop."""
@@ -315,6 +316,9 @@ def create_service_app(
             all_jobs = [*jobs(db, settings, services), *_platform_jobs(db, settings, services)]
             async with background.running(all_jobs):
                 yield
+            # After the jobs, before the pool closes: what they left queued is written.
+            for stop in on_stop:
+                await stop()
         finally:
             await services.close()
             await db.close()

@@ -8,24 +8,33 @@ from elms.core.background import Job
 from elms.core.config import Settings
 from elms.core.database import Database
 from elms.core.service_client import ServiceClient
-from elms.core.web import create_service_app
+from elms.core.web import JobsFactory, create_service_app
 from elms.gateway import auth
 from elms.gateway import repository as repo
+from elms.gateway.audit import AuditLog, AuditMiddleware
 from elms.gateway.edge import BodySizeLimit, RateLimit, SecurityHeaders, rate_limit_storage
 from elms.gateway.keys import VerificationKeys
 from elms.gateway.proxy import router
 
 
-def _jobs(db: Database, settings: Settings, _services: ServiceClient) -> list[Job]:
-    async def cleanup() -> int:
-        async with db.transaction() as conn:
-            await repo.cleanup_expired_sessions(conn)
-        return 0
+def _jobs(audit: AuditLog) -> JobsFactory:
+    def jobs(db: Database, settings: Settings, _services: ServiceClient) -> list[Job]:
+        async def cleanup() -> int:
+            async with db.transaction() as conn:
+                await repo.cleanup_expired_sessions(conn)
+            return 0
 
-    return [Job("session-cleanup", settings.housekeeping_interval_seconds, cleanup)]
+        audit.db = db
+        return [
+            Job("session-cleanup", settings.housekeeping_interval_seconds, cleanup),
+            Job("audit-writer", settings.audit_flush_interval_seconds, audit.flush),
+        ]
+
+    return jobs
 
 
 def create_app(settings: Settings, dsn: str) -> FastAPI:
+    audit = AuditLog()
     app = create_service_app(
         name="gateway",
         settings=settings,
@@ -34,8 +43,10 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
         dsn=dsn,
         # The gateway's own routes come before the catch-all routing to the services.
         routers=[auth.router, router],
-        jobs=_jobs,
+        jobs=_jobs(audit),
+        on_stop=[audit.flush],
         middleware=[
+            (AuditMiddleware, {"audit": audit}),
             (SecurityHeaders, {}),
             (
                 RateLimit,
@@ -49,4 +60,5 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
         ],
     )
     app.state.verification_keys = VerificationKeys.from_settings(settings)
+    app.state.audit = audit
     return app

@@ -1,4 +1,4 @@
-"""All SQL of the gateway (sessions so far)."""
+"""All SQL of the gateway: sessions and the audit trail."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from asyncpg import Connection
+
+from elms.core import sql
 
 
 async def insert_session(
@@ -51,3 +53,31 @@ async def end_session(conn: Connection, session_id: str) -> bool:
 
 async def cleanup_expired_sessions(conn: Connection) -> None:
     await conn.execute("SELECT cleanup_expired_sessions()")
+
+
+_AUDIT_COLUMNS = (
+    "event_type",
+    "service_name",
+    "user_id",
+    "customer_id",
+    "resource_type",
+    "resource_id",
+    "action",
+    "request_method",
+    "request_url",
+    "request_ip",
+    "user_agent",
+    "request_headers",
+    "request_body",
+    "response_status",
+    "response_body",
+    "processing_time_ms",
+    "success",
+    "error_message",
+    "created_at",
+)
+
+
+async def insert_audit_events(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Rows in the order of `_AUDIT_COLUMNS`, written in one round trip."""
+    await conn.executemany(sql.insert("audit_events", _AUDIT_COLUMNS), rows)
