@@ -11,12 +11,12 @@ from fastapi import FastAPI
 
 
 @asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
+async def serving(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
     """Serve `app` until the block ends; yields its base URL. Returns once the app's lifespan
     has started and the socket accepts connections, so no test ever waits on a timer."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
     config.load()

@@ -29,10 +29,11 @@ def actuator_router() -> APIRouter:
         except Exception as error:
             database = {"status": "DOWN", "details": {"error": type(error).__name__}}
         status = database["status"]
-        data = {
-            "status": status,
-            "components": {"db": database, "outbox": {"status": status, "details": outbox_counts}},
-        }
+        components = {"db": database, "outbox": {"status": status, "details": outbox_counts}}
+        # A service may report more (the gateway: its upstreams and their breakers).
+        for name, component in getattr(request.app.state, "health_components", {}).items():
+            components[name] = await component()
+        data = {"status": status, "components": components}
         return envelope.success(data, f"Service is {status}", 200 if status == "UP" else 503)
 
     @r.get("/info")
@@ -59,6 +60,8 @@ def actuator_router() -> APIRouter:
             counts = {}
         for state, count in counts.items():
             metrics.outbox.labels(metrics.service, state).set(count)
+        for update in getattr(request.app.state, "metric_updates", []):
+            update()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return r

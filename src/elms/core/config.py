@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rate_limit_namespace: str = "elms"
     audit_flush_interval_seconds: float = 0.5
+    # Circuit breakers per upstream: consecutive failures to open, seconds before a probe.
+    breaker_failure_threshold: int = 5
+    breaker_open_seconds: float = 30
+    breaker_refresh_interval_seconds: float = 1
     # Tokens (api.md §6): RS256 with the local key made in data_dir, unless an identity
     # provider's public key (PEM) or JWKS URL is configured.
     jwt_issuer: str = "loan-management-system"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
 from elms.core.background import Job
@@ -12,12 +14,15 @@ from elms.core.web import JobsFactory, create_service_app
 from elms.gateway import auth
 from elms.gateway import repository as repo
 from elms.gateway.audit import AuditLog, AuditMiddleware
+from elms.gateway.breaker import BreakerConfig
+from elms.gateway.breakers import BreakerBoard
 from elms.gateway.edge import BodySizeLimit, RateLimit, SecurityHeaders, rate_limit_storage
 from elms.gateway.keys import VerificationKeys
-from elms.gateway.proxy import router
+from elms.gateway.operations import GatewayMetrics, upstream_health
+from elms.gateway.proxy import UPSTREAMS, operations, router
 
 
-def _jobs(audit: AuditLog) -> JobsFactory:
+def _jobs(audit: AuditLog, breakers: BreakerBoard) -> JobsFactory:
     def jobs(db: Database, settings: Settings, _services: ServiceClient) -> list[Job]:
         async def cleanup() -> int:
             async with db.transaction() as conn:
@@ -25,7 +30,9 @@ def _jobs(audit: AuditLog) -> JobsFactory:
             return 0
 
         audit.db = db
+        breakers.db = db
         return [
+            Job("breaker-refresh", settings.breaker_refresh_interval_seconds, breakers.refresh),
             Job("session-cleanup", settings.housekeeping_interval_seconds, cleanup),
             Job("audit-writer", settings.audit_flush_interval_seconds, audit.flush),
         ]
@@ -35,6 +42,12 @@ def _jobs(audit: AuditLog) -> JobsFactory:
 
 def create_app(settings: Settings, dsn: str) -> FastAPI:
     audit = AuditLog()
+    # The rate limiter is built before the metrics registry exists; it counts through this.
+    rejections: list[Callable[[], None]] = []
+    breakers = BreakerBoard(
+        sorted(set(UPSTREAMS.values())),
+        BreakerConfig(settings.breaker_failure_threshold, settings.breaker_open_seconds),
+    )
     app = create_service_app(
         name="gateway",
         settings=settings,
@@ -42,8 +55,8 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
         public=True,
         dsn=dsn,
         # The gateway's own routes come before the catch-all routing to the services.
-        routers=[auth.router, router],
-        jobs=_jobs(audit),
+        routers=[auth.router, operations, router],
+        jobs=_jobs(audit, breakers),
         on_stop=[audit.flush],
         middleware=[
             (AuditMiddleware, {"audit": audit}),
@@ -54,6 +67,7 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
                     "limit": settings.rate_limit,
                     "storage": rate_limit_storage(settings.redis_url),
                     "namespace": settings.rate_limit_namespace,
+                    "on_reject": lambda: [count() for count in rejections],
                 },
             ),
             (BodySizeLimit, {"max_bytes": settings.max_request_bytes}),
@@ -61,4 +75,9 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     )
     app.state.verification_keys = VerificationKeys.from_settings(settings)
     app.state.audit = audit
+    app.state.breakers = breakers
+    metrics = GatewayMetrics(app, breakers, audit)
+    app.state.metric_updates = [metrics.update]
+    app.state.health_components = {"upstreams": upstream_health(app, breakers)}
+    rejections.append(metrics.rejected.inc)
     return app

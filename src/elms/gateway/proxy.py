@@ -10,13 +10,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from elms.core import jsoncodec
+from elms.core import envelope, jsoncodec
 from elms.core.clock import utcnow
 from elms.core.context import request_id_var
 from elms.core.errors import not_found
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.gateway import access
 from elms.gateway.auth import authenticate
+from elms.gateway.breakers import BreakerBoard
 
 UPSTREAMS = {"customers": "customer", "loans": "loan", "payments": "payment"}
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -25,6 +26,14 @@ FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "if-ma
 FORWARDED_RESPONSE_HEADERS = ("content-type", "content-disposition", "idempotent-replayed", "etag")
 
 router = APIRouter(include_in_schema=False)
+operations = APIRouter(include_in_schema=False)
+
+
+@operations.get("/actuator/circuitbreakers")
+async def circuit_breakers(request: Request) -> Response:
+    board: BreakerBoard = request.app.state.breakers
+    await board.refresh()
+    return envelope.success(board.view(), "Circuit breakers")
 
 
 async def forward(request: Request, service: str) -> Response:
@@ -38,14 +47,24 @@ async def forward(request: Request, service: str) -> Response:
         headers["x-request-id"] = request_id
     if request.client:
         headers["x-forwarded-for"] = request.client.host
-    upstream = await services.send(
-        service,
-        request.method,
-        request.url.path,
-        content=await request.body(),
-        headers=headers,
-        params=request.url.query or None,
-    )
+    breakers: BreakerBoard = request.app.state.breakers
+    await breakers.admit(service)
+    try:
+        upstream = await services.send(
+            service,
+            request.method,
+            request.url.path,
+            content=await request.body(),
+            headers=headers,
+            params=request.url.query or None,
+        )
+    except ServiceUnavailable:
+        await breakers.failed(service)
+        raise
+    if upstream.status_code >= 500:
+        await breakers.failed(service)
+    else:
+        await breakers.succeeded(service)
     passed = {
         name: value
         for name in FORWARDED_RESPONSE_HEADERS

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from asyncpg import Connection
+from asyncpg import Connection, Record
 
 from elms.core import sql
 
@@ -81,3 +81,30 @@ _AUDIT_COLUMNS = (
 async def insert_audit_events(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """Rows in the order of `_AUDIT_COLUMNS`, written in one round trip."""
     await conn.executemany(sql.insert("audit_events", _AUDIT_COLUMNS), rows)
+
+
+_BREAKER = """breaker_name, state, failure_count, last_failure_time, last_success_time,
+    next_attempt_time, state_changed_at, configuration, metrics"""
+
+
+async def lock_breaker(conn: Connection, name: str) -> Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_BREAKER} FROM circuit_breaker_states WHERE breaker_name = $1 FOR UPDATE", name
+    )
+
+
+async def save_breaker(
+    conn: Connection,
+    values: dict[str, Any],
+) -> None:
+    columns = list(values)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "breaker_name")
+    await conn.execute(
+        sql.insert("circuit_breaker_states", columns)
+        + f" ON CONFLICT (breaker_name) DO UPDATE SET {updates}",
+        *values.values(),
+    )
+
+
+async def list_breakers(conn: Connection) -> list[Record]:
+    return await conn.fetch(f"SELECT {_BREAKER} FROM circuit_breaker_states ORDER BY breaker_name")

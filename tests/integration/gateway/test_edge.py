@@ -144,3 +144,24 @@ async def test_gateways_sharing_redis_share_one_budget_per_client(system, databa
         ]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert answers[1].headers["x-ratelimit-remaining"] == "1"
+
+
+async def test_gateway_health_shows_each_upstream_and_its_breaker(gateway):
+    health = (await gateway.client.get("/actuator/health")).json()["data"]
+    upstreams = health["components"]["upstreams"]
+    assert upstreams["status"] == "UP"
+    assert set(upstreams["details"]) == {"customer", "loan", "payment"}
+    assert all(u == {"status": "UP", "breaker": "CLOSED"} for u in upstreams["details"].values())
+
+
+async def test_gateway_metrics_count_rejections_breakers_and_the_audit_queue(system, database):
+    settings = system.settings.model_copy(
+        update={"payment_url": system.payment.url, "rate_limit": "1/minute"}
+    )
+    async with running_gateway(settings, database.dsn("gateway")) as limited:
+        await limited.client.get("/api/v1/customers?size=1")
+        assert (await limited.client.get("/api/v1/customers?size=1")).status_code == 429
+        text = (await limited.client.get("/actuator/prometheus")).text
+    assert "gateway_rate_limit_rejections_total 1.0" in text
+    assert 'gateway_circuit_breaker_state{upstream="customer"} 0.0' in text
+    assert "gateway_audit_queue_depth" in text
