@@ -131,9 +131,11 @@ def bearer(settings: Settings, role: str = "ADMIN", customer_id: str | None = No
 
 @asynccontextmanager
 async def running_gateway(settings: Settings, dsn: str) -> AsyncIterator[RunningService]:
-    """A gateway whose client carries an ADMIN token."""
+    """A gateway whose client carries an ADMIN token (and, for the gateway's operational
+    endpoints, the internal credential, as a metrics scraper would)."""
     async with running("gateway", settings, dsn) as service:
         service.client.headers["Authorization"] = bearer(settings)
+        service.client.headers[HEADER] = service_credential(settings)
         yield service
 
 

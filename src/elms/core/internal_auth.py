@@ -1,6 +1,6 @@
-"""The internal service credential (architecture.md §3): services answer their API only to a
-caller presenting it (the gateway, another service), so a service's port cannot be used to go
-around the gateway's authentication. Health, info and metrics stay open for operators."""
+"""The internal service credential (architecture.md §3): services answer only a caller
+presenting it (the gateway, another service, a metrics scraper given it), so a service's port
+cannot be used to go around the gateway's authentication. Health and info stay open."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from elms.core.cluster import role_password, role_secret
 from elms.core.config import Settings
 
 HEADER = "x-elms-service-token"
+OPEN_PATHS = frozenset({"/actuator/health", "/actuator/info"})
 
 
 def service_credential(settings: Settings) -> str:
@@ -22,12 +23,21 @@ def service_credential(settings: Settings) -> str:
 
 
 class RequireServiceCredential:
-    def __init__(self, app: ASGIApp, credential: str) -> None:
+    """Guards every path but health and info, or only those under `prefix` (the gateway guards
+    its operational endpoints; its API is guarded by tokens instead)."""
+
+    def __init__(self, app: ASGIApp, credential: str, prefix: str = "/") -> None:
         self.app = app
         self.credential = credential.encode()
+        self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/actuator/"):
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and path.startswith(self.prefix)
+            and path.rstrip("/") not in OPEN_PATHS
+        ):
             offered = dict(scope.get("headers") or []).get(HEADER.encode(), b"")
             if not hmac.compare_digest(offered, self.credential):
                 response = envelope.error(

@@ -336,10 +336,10 @@ def create_service_app(
     # response they make themselves (a 429, a 413) carries its request id and is counted.
     for middleware_class, options in reversed(middleware):
         app.add_middleware(middleware_class, **options)
-    if public:
-        app.state.service_credential = credential
-    else:
-        app.add_middleware(RequireServiceCredential, credential=credential)
+    # A public app (the gateway) guards only its operational endpoints with the credential.
+    app.add_middleware(
+        RequireServiceCredential, credential=credential, prefix="/actuator/" if public else "/"
+    )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(DomainError, _domain_refused)

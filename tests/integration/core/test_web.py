@@ -80,3 +80,19 @@ async def test_an_unexpected_error_is_a_500_envelope_with_the_request_id_and_no_
     assert response.json()["error"]["code"] == "INTERNAL_ERROR"
     assert response.json()["metadata"]["requestId"] == "trace-500"
     assert "secret" not in response.text
+
+
+async def test_a_service_answers_nothing_but_health_and_info_without_the_credential(
+    customer_service,
+):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=customer_service.url) as stranger:
+        for path in ("/api/v1/customers", "/actuator/prometheus", "/internal/v1/events"):
+            response = await stranger.get(path)
+            assert response.status_code == 401, path
+            assert response.json()["error"]["code"] == "UNAUTHORIZED"
+        forged = await stranger.get("/api/v1/customers", headers={"X-ELMS-Service-Token": "x"})
+        assert forged.status_code == 401
+        for path in ("/actuator/health", "/actuator/info"):
+            assert (await stranger.get(path)).status_code == 200, path

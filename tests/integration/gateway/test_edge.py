@@ -165,3 +165,15 @@ async def test_gateway_metrics_count_rejections_breakers_and_the_audit_queue(sys
     assert "gateway_rate_limit_rejections_total 1.0" in text
     assert 'gateway_circuit_breaker_state{upstream="customer"} 0.0' in text
     assert "gateway_audit_queue_depth" in text
+
+
+async def test_the_gateways_operational_endpoints_need_the_credential_but_health_does_not(
+    gateway,
+):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=gateway.url) as stranger:
+        for path in ("/actuator/prometheus", "/actuator/circuitbreakers"):
+            assert (await stranger.get(path)).status_code == 401, path
+        assert (await stranger.get("/actuator/health")).status_code == 200
+        assert (await stranger.get("/api/v1/customers")).status_code == 401  # no token
