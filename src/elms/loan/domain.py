@@ -143,7 +143,8 @@ def apply_payment(
     installments: list[Installment], parts: list[InstallmentPayment]
 ) -> list[InstallmentChange]:
     """The installments' new amounts and statuses after a payment. Refuses a part that pays an
-    installment already paid, more principal or interest than it still owes, or negative money."""
+    installment already paid, more principal or interest than it still owes, principal before
+    the interest or a penalty before the principal, or negative money."""
     by_number = {i.installment_number: i for i in installments}
     changes = []
     for part in parts:
@@ -165,6 +166,14 @@ def apply_payment(
             or min(amounts) < ZERO
             or part.interest_paid > owed_interest
             or part.principal_paid > owed_principal
+            # Interest, then principal, then penalty (api.md §4 rule 4): a later one takes money
+            # only once this part settles the earlier ones. What is left is counted interest
+            # first, so principal paid before interest could be repaid twice.
+            or (
+                part.principal_paid + part.penalty_paid > ZERO
+                and part.interest_paid < owed_interest
+            )
+            or (part.penalty_paid > ZERO and part.principal_paid < owed_principal)
         ):
             raise business_rule(
                 f"Installment {part.installment_number} cannot take this payment",

@@ -19,7 +19,7 @@ from elms.core.money import ZERO
 from elms.core.schemas import Page
 from elms.core.web import CallDep, PageNumber, PageSize, router
 from elms.payment import service
-from elms.payment.allocation import Allocation, payment_window
+from elms.payment.allocation import Allocation, payable, payment_window, quote
 from elms.payment.domain import PaymentStatus
 from elms.payment.schemas import (
     CalculateRequest,
@@ -111,7 +111,12 @@ async def calculate(body: CalculateRequest, call: CallDep) -> Response:
         call.db, call.services, call.settings, body, utcnow()
     )
     rows = allocation.rows
-    due_now = [r for r in rows if r.due_date <= on]
+    rates = service.terms(call.settings)
+    # Advice looks at the whole loan, whatever amount was offered: what settles everything due
+    # by the date (or, with nothing due, the next installment), and the discount that paying
+    # every payable installment now would earn.
+    open_now = payable(loan.installments, on, rates)
+    due_now = [i for i in open_now if i.due_date <= on] or open_now[:1]
     window = payment_window(rows[0].due_date, service.terms(call.settings))
     data = {
         "loanId": loan.loan_id,
@@ -132,9 +137,8 @@ async def calculate(body: CalculateRequest, call: CallDep) -> Response:
         ],
         "unappliedAmount": allocation.unapplied,
         "paymentAdvice": {
-            # What settles everything due by the date (or, with nothing due, the next one).
-            "recommendedAmount": sum((r.amount_due for r in due_now or rows[:1]), ZERO),
-            "savingsOpportunity": allocation.discount_amount,
+            "recommendedAmount": sum((quote(i, on, rates).amount_due for i in due_now), ZERO),
+            "savingsOpportunity": sum((quote(i, on, rates).discount for i in open_now), ZERO),
             "paymentWindow": {
                 "earlyPaymentUntil": window.early_payment_until,
                 "gracePeriodUntil": window.grace_period_until,

@@ -102,9 +102,10 @@ async def active_loan(
     count: int = 6,
     disbursed: date | None = None,
 ) -> dict[str, Any]:
-    """An ACTIVE loan disbursed on `disbursed` (default 100 days ago, so its first three
-    installments are past due and the later ones are not)."""
-    disbursed = disbursed or TODAY - timedelta(days=100)
+    """An ACTIVE loan disbursed on `disbursed`: by default on the first of the month 100 days
+    ago, so its first three installments are past due, the later ones are not, and its first
+    due date is a whole month after the disbursement (a payment cannot be dated before it)."""
+    disbursed = disbursed or (TODAY - timedelta(days=100)).replace(day=1)
     loan = await approved_loan(
         system, customer_id, application_id, amount, count, disbursed - timedelta(days=10)
     )
