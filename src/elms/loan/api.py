@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, File, Form, Query, UploadFile
@@ -219,36 +219,35 @@ async def get_installments(loan_id: str, call: CallDep) -> Response:
     return envelope.success(_schedule(await service.get_loan(call.db, loan_id)), "Installments")
 
 
+async def _move(
+    call: Call, move: Callable[..., Awaitable[Loan]], loan_id: str, body: Any, message: str
+) -> Response:
+    """A lifecycle move, answered idempotently when an Idempotency-Key is given."""
+
+    async def work() -> dict[str, Any]:
+        return _loan(await move(call.db, loan_id, body, utcnow()))
+
+    return await call.answer(work, message)
+
+
 @loans.post("/{loan_id}/approve")
 async def approve(loan_id: str, body: ApproveRequest, call: CallDep) -> Response:
-    async def work() -> dict[str, Any]:
-        return _loan(await service.approve_loan(call.db, loan_id, body, utcnow()))
-
-    return await call.answer(work, "Loan approved")
+    return await _move(call, service.approve_loan, loan_id, body, "Loan approved")
 
 
 @loans.post("/{loan_id}/reject")
 async def reject(loan_id: str, body: RejectRequest, call: CallDep) -> Response:
-    async def work() -> dict[str, Any]:
-        return _loan(await service.reject_loan(call.db, loan_id, body, utcnow()))
-
-    return await call.answer(work, "Loan rejected")
+    return await _move(call, service.reject_loan, loan_id, body, "Loan rejected")
 
 
 @loans.post("/{loan_id}/cancel")
 async def cancel(loan_id: str, body: CancelRequest, call: CallDep) -> Response:
-    async def work() -> dict[str, Any]:
-        return _loan(await service.cancel_loan(call.db, loan_id, body, utcnow()))
-
-    return await call.answer(work, "Loan cancelled")
+    return await _move(call, service.cancel_loan, loan_id, body, "Loan cancelled")
 
 
 @loans.post("/{loan_id}/disburse")
 async def disburse(loan_id: str, body: DisburseRequest, call: CallDep) -> Response:
-    async def work() -> dict[str, Any]:
-        return _loan(await service.disburse_loan(call.db, loan_id, body, utcnow()))
-
-    return await call.answer(work, "Loan disbursed")
+    return await _move(call, service.disburse_loan, loan_id, body, "Loan disbursed")
 
 
 @internal.post("/loans/{loan_id}/payments")
