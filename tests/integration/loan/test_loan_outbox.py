@@ -9,6 +9,8 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from elms.core import outbox
 from elms.core.clock import utcnow
 from elms.core.service_client import ServiceClient
@@ -98,21 +100,10 @@ async def test_an_automatic_approval_without_a_reservation_uses_credit_directly(
     )
 
 
-async def test_a_rejection_returns_the_reservation_to_available_credit(system):
-    cid, reservation_id, loan = await _reserved_pending_loan(system, "reject")
-    assert (await act(system, loan["loanId"], "reject", {"reason": "no"})).status_code == 200
-    assert await relay(system) == 1
-    assert await _credit(system, cid) == (
-        Decimal("50000.00"),
-        Decimal("0.00"),
-        Decimal("50000.00"),
-    )
-    assert (await reservation(system, cid, reservation_id))["status"] == "RELEASED"
-
-
-async def test_cancelling_a_pending_loan_returns_the_reservation(system):
-    cid, reservation_id, loan = await _reserved_pending_loan(system, "cancel")
-    assert (await act(system, loan["loanId"], "cancel", {"reason": "no"})).status_code == 200
+@pytest.mark.parametrize("move", ["reject", "cancel"])
+async def test_rejecting_or_cancelling_a_pending_loan_returns_the_reservation(system, move):
+    cid, reservation_id, loan = await _reserved_pending_loan(system, move)
+    assert (await act(system, loan["loanId"], move, {"reason": "no"})).status_code == 200
     assert await relay(system) == 1
     assert await _credit(system, cid) == (
         Decimal("50000.00"),
