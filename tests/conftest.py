@@ -3,7 +3,7 @@ from __future__ import annotations
 import decimal
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,12 +65,14 @@ class RunningService:
 
 
 @asynccontextmanager
-async def running(service: str, settings: Settings, dsn: str) -> AsyncIterator[RunningService]:
+async def running(
+    service: str, settings: Settings, dsn: str, port: int = 0
+) -> AsyncIterator[RunningService]:
     app = app_factory(service)(settings, dsn)
     # Tests speak to services as the gateway does: with the internal service credential.
     headers = {} if service == "gateway" else {HEADER: service_credential(settings)}
     async with (
-        serving(app) as url,
+        serving(app, port) as url,
         httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client,
     ):
         yield RunningService(url, client, app)
@@ -82,24 +84,58 @@ async def customer_service(database: ClonedDatabase) -> AsyncIterator[RunningSer
         yield service
 
 
-@dataclass
 class System:
-    """The services of one test, talking to each other over real HTTP."""
+    """The services of one test, talking to each other over real HTTP. A service can be stopped
+    and started again on its port, as an operator would restart it."""
 
-    customer: RunningService
-    loan: RunningService
-    payment: RunningService
-    settings: Settings
+    def __init__(self, database: ClonedDatabase) -> None:
+        self.database = database
+        self.settings = database.settings
+        self.services: dict[str, RunningService] = {}
+        self.ports: dict[str, int] = {}
+        self.stacks: dict[str, AsyncExitStack] = {}
+
+    @property
+    def customer(self) -> RunningService:
+        return self.services["customer"]
+
+    @property
+    def loan(self) -> RunningService:
+        return self.services["loan"]
+
+    @property
+    def payment(self) -> RunningService:
+        return self.services["payment"]
+
+    async def start(self, name: str) -> RunningService:
+        stack = AsyncExitStack()
+        service = await stack.enter_async_context(
+            running(name, self.settings, self.database.dsn(name), self.ports.get(name, 0))
+        )
+        self.stacks[name] = stack
+        self.services[name] = service
+        self.ports[name] = httpx.URL(service.url).port or 0
+        # The services started after this one find it here.
+        self.settings = self.settings.model_copy(update={f"{name}_url": service.url})
+        return service
+
+    async def stop(self, name: str) -> None:
+        await self.stacks.pop(name).aclose()
+
+    async def close(self) -> None:
+        for name in reversed(list(self.stacks)):
+            await self.stop(name)
 
 
 @pytest.fixture
 async def system(database: ClonedDatabase) -> AsyncIterator[System]:
-    async with running("customer", database.settings, database.dsn("customer")) as customer:
-        settings = database.settings.model_copy(update={"customer_url": customer.url})
-        async with running("loan", settings, database.dsn("loan")) as loan:
-            settings = settings.model_copy(update={"loan_url": loan.url})
-            async with running("payment", settings, database.dsn("payment")) as payment:
-                yield System(customer, loan, payment, settings)
+    started = System(database)
+    try:
+        for name in ("customer", "loan", "payment"):
+            await started.start(name)
+        yield started
+    finally:
+        await started.close()
 
 
 def pytest_report_header() -> str:

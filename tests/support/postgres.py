@@ -45,6 +45,9 @@ def settings_for(admin_url: str, data_dir: Path) -> Settings:
         overdue_interval_seconds=3600,
         # The outbox relay is driven by the tests too (elms.core.outbox.relay_once).
         outbox_interval_seconds=3600,
+        # So is saga recovery (SagaEngine.recover_once); retries back off briefly.
+        saga_recovery_interval_seconds=3600,
+        saga_retry_backoff_seconds=0.01,
     )
 
 

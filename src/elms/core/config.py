@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -114,6 +114,27 @@ class Settings(BaseSettings):
     payment_penalty_cap_share: Decimal | None = None
     payment_horizon_months: int = 3
     payment_processing_fees: dict[str, Decimal] = Field(default_factory=dict)
+
+    # Sagas (architecture.md §4, gateway): how long a POST waits for its saga before answering
+    # 202, a saga's default timeout, step retries and their backoff, the heartbeat of a running
+    # saga and when a silent one counts as abandoned, how often recovery looks for those, and how
+    # long a loan application's credit reservation is held (until approval consumes it).
+    saga_sync_wait_seconds: float = 10
+    saga_timeout_seconds: int = 300
+    saga_max_retries: int = Field(default=3, ge=0, le=20)
+    saga_retry_backoff_seconds: float = 0.5
+    saga_heartbeat_seconds: float = 5
+    saga_stale_after_seconds: float = 30
+    saga_recovery_interval_seconds: float = 5
+    saga_recovery_batch: int = 20
+    saga_reservation_timeout_seconds: int = Field(default=86400, ge=1, le=86400)
+
+    @model_validator(mode="after")
+    def _heartbeat_within_staleness(self) -> Settings:
+        # A live saga must beat at least twice before it could be taken for abandoned.
+        if self.saga_heartbeat_seconds * 2 > self.saga_stale_after_seconds:
+            raise ValueError("saga_heartbeat_seconds must be at most half saga_stale_after_seconds")
+        return self
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

@@ -8,19 +8,22 @@ import sys
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from elms.core.context import request_id_var
+from elms.core.context import request_id_var, saga_id_var
 
 
 def _add_request_id(_: object, __: str, event: dict) -> dict:
     request_id = request_id_var.get()
     if request_id and "request_id" not in event:
         event["request_id"] = request_id
+    saga_id = saga_id_var.get()
+    if saga_id and "saga_id" not in event:
+        event["saga_id"] = saga_id
     return event
 
 
 def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
-    """JSON lines on stderr, each with the request id when there is one; the standard library's
-    loggers (uvicorn, asyncpg) are rendered the same way."""
+    """JSON lines on stderr, each with the request id and saga id when there are ones; the
+    standard library's loggers (uvicorn, asyncpg) are rendered the same way."""
     shared = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from elms.core import jsoncodec
-from elms.core.context import request_id_var
+from elms.core.context import request_id_var, saga_id_var
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,10 @@ class ServiceUnavailable(Exception):
 
 class ServiceTimeout(ServiceUnavailable):
     """The other service accepted the request but did not answer in time: it may have acted."""
+
+
+class ServiceInterrupted(ServiceUnavailable):
+    """The connection broke after the request was sent: the service may have acted."""
 
 
 class ServiceClient:
@@ -82,10 +86,13 @@ class ServiceClient:
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
                 last = error
+            except httpx.PoolTimeout as error:
+                # No connection of our own pool came free: the request never left.
+                raise ServiceUnavailable(f"{service}: client pool exhausted") from error
             except httpx.TimeoutException as error:
                 raise ServiceTimeout(f"{service}: no answer in time") from error
             except httpx.HTTPError as error:
-                raise ServiceUnavailable(f"{service}: {type(error).__name__}") from error
+                raise ServiceInterrupted(f"{service}: {type(error).__name__}") from error
         raise ServiceUnavailable(f"{service}: no replica reachable") from last
 
     async def close(self) -> None:
@@ -104,6 +111,8 @@ class ServiceClient:
         headers = {"Accept": "application/json"}
         if request_id := request_id_var.get():
             headers["X-Request-ID"] = request_id
+        if saga_id := saga_id_var.get():
+            headers["X-Saga-ID"] = saga_id
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         content = None

@@ -24,7 +24,7 @@ from elms.core import background, envelope, idempotency, jsoncodec, outbox
 from elms.core.background import Job
 from elms.core.clock import utcnow
 from elms.core.config import SERVICES, Settings
-from elms.core.context import request_id_var, request_started_var
+from elms.core.context import request_id_var, request_started_var, saga_id_var
 from elms.core.database import Database, PoolConfig, PoolExhausted
 from elms.core.errors import DomainError, FieldProblem
 from elms.core.ids import new_id
@@ -174,6 +174,9 @@ class RequestContextMiddleware:
         headers = dict(scope.get("headers") or [])
         offered = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = offered if _REQUEST_ID.match(offered) else new_id("REQ")
+        # A saga's step names its saga, so this service's logs of the call carry it too.
+        saga = headers.get(b"x-saga-id", b"").decode("latin-1")
+        saga_token = saga_id_var.set(saga if _REQUEST_ID.match(saga) else None)
         started = time.perf_counter()
         id_token = request_id_var.set(request_id)
         start_token = request_started_var.set(started)
@@ -215,6 +218,7 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(id_token)
             request_started_var.reset(start_token)
+            saga_id_var.reset(saga_token)
 
 
 # --- per-request access for routes ----------------------------------------------------------

@@ -28,6 +28,9 @@ RULES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", r"^payments/calculate$", "payment:read"),
         ("GET", r"^payments(/.*)?$", "payment:read"),
         ("*", r"^payments(/.*)?$", "payment:process"),
+        ("POST", r"^saga/loan-creation$", "loan:create"),
+        ("GET", r"^saga/(states/[^/]+|history)$", "saga:read"),
+        ("POST", r"^saga/[^/]+/cancel$", "saga:manage"),
     )
 ]
 # Fields of a customer only officers change.
@@ -74,6 +77,10 @@ async def check_ownership(
         mine(rest[0])
         if method == "PUT" and isinstance(body, dict) and any(f in body for f in OFFICER_FIELDS):
             raise forbidden("Credit limits, scores, statuses and KYC are for officers")
+    elif resource == "saga":
+        # A saga a customer reads must be one they started (checked where it is read).
+        if rest == ["loan-creation"] and isinstance(body, dict) and body.get("customerId") != own:
+            raise forbidden("A customer applies for their own loans")
     elif resource == "loans":
         if not rest:
             if method == "GET":

@@ -18,12 +18,20 @@ from elms.gateway.breaker import BreakerConfig
 from elms.gateway.breakers import BreakerBoard
 from elms.gateway.edge import BodySizeLimit, RateLimit, SecurityHeaders, rate_limit_storage
 from elms.gateway.keys import VerificationKeys
-from elms.gateway.operations import GatewayMetrics, upstream_health
+from elms.gateway.operations import GatewayMetrics, saga_health, upstream_health
 from elms.gateway.proxy import UPSTREAMS, operations, router
+from elms.gateway.saga import api as saga_api
+from elms.gateway.saga.engine import SagaConfig, SagaEngine
+from elms.gateway.saga.loan_creation import LOAN_CREATION
+from elms.gateway.saga.metrics import SagaMetrics
+from elms.gateway.saga.payment_processing import PAYMENT_PROCESSING
+
+# On shutdown, running sagas get this long to finish before they are left to recovery.
+SAGA_STOP_GRACE_SECONDS = 5.0
 
 
-def _jobs(audit: AuditLog, breakers: BreakerBoard) -> JobsFactory:
-    def jobs(db: Database, settings: Settings, _services: ServiceClient) -> list[Job]:
+def _jobs(audit: AuditLog, breakers: BreakerBoard, sagas: SagaEngine) -> JobsFactory:
+    def jobs(db: Database, settings: Settings, services: ServiceClient) -> list[Job]:
         async def cleanup() -> int:
             async with db.transaction() as conn:
                 await repo.cleanup_expired_sessions(conn)
@@ -31,10 +39,12 @@ def _jobs(audit: AuditLog, breakers: BreakerBoard) -> JobsFactory:
 
         audit.db = db
         breakers.db = db
+        sagas.bind(db, services, breakers)
         return [
             Job("breaker-refresh", settings.breaker_refresh_interval_seconds, breakers.refresh),
             Job("session-cleanup", settings.housekeeping_interval_seconds, cleanup),
             Job("audit-writer", settings.audit_flush_interval_seconds, audit.flush),
+            Job("saga-recovery", settings.saga_recovery_interval_seconds, sagas.recover_once),
         ]
 
     return jobs
@@ -48,6 +58,7 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
         sorted(set(UPSTREAMS.values())),
         BreakerConfig(settings.breaker_failure_threshold, settings.breaker_open_seconds),
     )
+    sagas = SagaEngine([LOAN_CREATION, PAYMENT_PROCESSING], SagaConfig.from_settings(settings))
     app = create_service_app(
         name="gateway",
         settings=settings,
@@ -55,9 +66,10 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
         public=True,
         dsn=dsn,
         # The gateway's own routes come before the catch-all routing to the services.
-        routers=[auth.router, operations, router],
-        jobs=_jobs(audit, breakers),
-        on_stop=[audit.flush],
+        routers=[auth.router, operations, saga_api.router, router],
+        jobs=_jobs(audit, breakers, sagas),
+        # Sagas first: what they write is audited too.
+        on_stop=[lambda: sagas.stop(SAGA_STOP_GRACE_SECONDS), audit.flush],
         middleware=[
             (AuditMiddleware, {"audit": audit}),
             (SecurityHeaders, {}),
@@ -76,8 +88,13 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     app.state.verification_keys = VerificationKeys.from_settings(settings)
     app.state.audit = audit
     app.state.breakers = breakers
+    app.state.sagas = sagas
+    sagas.metrics = SagaMetrics(app.state.metrics.registry)
     metrics = GatewayMetrics(app, breakers, audit)
     app.state.metric_updates = [metrics.update]
-    app.state.health_components = {"upstreams": upstream_health(app, breakers)}
+    app.state.health_components = {
+        "upstreams": upstream_health(app, breakers),
+        "sagas": saga_health(sagas, settings),
+    }
     rejections.append(metrics.rejected.inc)
     return app

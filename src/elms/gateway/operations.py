@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import Counter, Gauge
 
+from elms.core.clock import utcnow
+from elms.core.config import Settings
 from elms.core.service_client import ServiceClient, ServiceUnavailable
+from elms.gateway import repository as repo
 from elms.gateway.audit import AuditLog
 from elms.gateway.breaker import BreakerStatus
 from elms.gateway.breakers import BreakerBoard
+from elms.gateway.saga.engine import SagaEngine
 
 UPSTREAM_HEALTH_TIMEOUT = 2.0
 _BREAKER_LEVEL = {BreakerStatus.CLOSED: 0, BreakerStatus.HALF_OPEN: 1, BreakerStatus.OPEN: 2}
@@ -65,3 +70,20 @@ class GatewayMetrics:
         for name, breaker in self.breakers.breakers.items():
             self.breaker_state.labels(name).set(_BREAKER_LEVEL[breaker.status])
         self.audit_queue.set(self.audit.queue.qsize())
+
+
+def saga_health(sagas: SagaEngine, settings: Settings) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """Sagas by status, and the running ones whose heartbeat is stale (their gateway died;
+    recovery takes them over). Stale ones make the component DEGRADED, not the gateway DOWN."""
+
+    async def check() -> dict[str, Any]:
+        assert sagas.db is not None
+        stale_before = utcnow() - timedelta(seconds=settings.saga_stale_after_seconds)
+        async with asyncio.timeout(UPSTREAM_HEALTH_TIMEOUT), sagas.db.connection() as conn:
+            counts, stale = await repo.saga_counts(conn, stale_before)
+        return {
+            "status": "DEGRADED" if stale else "UP",
+            "details": {"byStatus": counts, "stale": stale, "runningHere": len(sagas.tasks)},
+        }
+
+    return check

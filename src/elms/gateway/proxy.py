@@ -18,6 +18,7 @@ from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.gateway import access
 from elms.gateway.auth import authenticate
 from elms.gateway.breakers import BreakerBoard
+from elms.gateway.tokens import Principal
 
 UPSTREAMS = {"customers": "customer", "loans": "loan", "payments": "payment"}
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -83,16 +84,8 @@ def _json_body(raw: bytes, content_type: str | None) -> Any:
         return None
 
 
-@router.api_route("/api/v1/{resource}", methods=METHODS)
-@router.api_route("/api/v1/{resource}/{rest:path}", methods=METHODS)
-async def route(request: Request, resource: str) -> Response:
-    service = UPSTREAMS.get(resource)
-    if service is None:
-        raise not_found("Resource", f"/api/v1/{resource}")
-    principal = await authenticate(request)
-    path = request.url.path.removeprefix("/api/v1/")
-    access.check_scope(principal, request.method, path)
-    services: ServiceClient = request.app.state.services
+def resource_fetcher(services: ServiceClient) -> access.Fetch:
+    """Reads a resource from its service for the ownership rules (None when it does not exist)."""
 
     async def fetch(owner: str, resource_path: str) -> dict[str, Any] | None:
         found = await services.call(owner, "GET", resource_path)
@@ -102,8 +95,35 @@ async def route(request: Request, resource: str) -> Response:
             raise ServiceUnavailable(f"{owner} answered {found.status}")
         return found.data
 
-    body = _json_body(await request.body(), request.headers.get("content-type"))
+    return fetch
+
+
+async def authorised(request: Request) -> Principal:
+    """The caller's token, and the scope the route needs (401, 403)."""
+    principal = await authenticate(request)
+    access.check_scope(principal, request.method, request.url.path.removeprefix("/api/v1/"))
+    return principal
+
+
+async def check_ownership(request: Request, principal: Principal, body: Any) -> None:
+    """For a CUSTOMER: what the request names must be theirs (access.py)."""
     await access.check_ownership(
-        principal, request.method, path, body, fetch, utcnow().date().isoformat()
+        principal,
+        request.method,
+        request.url.path.removeprefix("/api/v1/"),
+        body,
+        resource_fetcher(request.app.state.services),
+        utcnow().date().isoformat(),
     )
+
+
+@router.api_route("/api/v1/{resource}", methods=METHODS)
+@router.api_route("/api/v1/{resource}/{rest:path}", methods=METHODS)
+async def route(request: Request, resource: str) -> Response:
+    service = UPSTREAMS.get(resource)
+    if service is None:
+        raise not_found("Resource", f"/api/v1/{resource}")
+    principal = await authorised(request)
+    body = _json_body(await request.body(), request.headers.get("content-type"))
+    await check_ownership(request, principal, body)
     return await forward(request, service)

@@ -1,4 +1,4 @@
-"""All SQL of the gateway: sessions and the audit trail."""
+"""All SQL of the gateway: sessions, the audit trail, circuit breakers and sagas."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from asyncpg import Connection, Record
 
 from elms.core import sql
+from elms.gateway.saga.state import Policy, Reason, SagaState, SagaStatus, StepRecord
 
 
 async def insert_session(
@@ -108,3 +109,208 @@ async def save_breaker(
 
 async def list_breakers(conn: Connection) -> list[Record]:
     return await conn.fetch(f"SELECT {_BREAKER} FROM circuit_breaker_states ORDER BY breaker_name")
+
+
+# --- sagas -----------------------------------------------------------------------------------
+
+_SAGA = """saga_id, saga_type, status, current_step, saga_data, completed_steps, compensation_data,
+    start_time, end_time, timeout_at, retry_count, max_retries, error_details, version"""
+_RUNNING = "('STARTED', 'IN_PROGRESS', 'COMPENSATING')"
+
+
+def _saga_from_row(row: Record) -> SagaState:
+    data = dict(row["saga_data"])
+    compensation = row["compensation_data"] or {}
+    return SagaState(
+        saga_id=row["saga_id"],
+        saga_type=row["saga_type"],
+        status=SagaStatus(row["status"]),
+        current_step=row["current_step"],
+        data=data,
+        started_at=row["start_time"],
+        timeout_at=row["timeout_at"],
+        steps=tuple(StepRecord.from_wire(w) for w in row["completed_steps"] or []),
+        compensations=tuple(StepRecord.from_wire(w) for w in compensation.get("compensations", [])),
+        reason=Reason(compensation["reason"]) if compensation.get("reason") else None,
+        error=row["error_details"],
+        retry_count=row["retry_count"],
+        max_retries=row["max_retries"],
+        policy=Policy(data.get("compensationPolicy", Policy.AUTOMATIC)),
+        ended_at=row["end_time"],
+        version=row["version"],
+    )
+
+
+def _saga_values(state: SagaState) -> tuple[Any, ...]:
+    """The mutable columns, in the order of `_SAVED`."""
+    return (
+        state.status.value,
+        state.current_step,
+        {**state.data, "compensationPolicy": state.policy.value},
+        [r.wire() for r in state.steps],
+        {
+            "reason": state.reason.value if state.reason else None,
+            "compensations": [r.wire() for r in state.compensations],
+        },
+        state.ended_at,
+        state.retry_count,
+        state.error,
+    )
+
+
+_SAVED = (
+    "status",
+    "current_step",
+    "saga_data",
+    "completed_steps",
+    "compensation_data",
+    "end_time",
+    "retry_count",
+    "error_details",
+)
+
+
+async def insert_saga(conn: Connection, state: SagaState, now: datetime) -> None:
+    columns = (
+        "saga_id",
+        "saga_type",
+        *_SAVED,
+        "start_time",
+        "timeout_at",
+        "last_heartbeat",
+        "max_retries",
+        "version",
+        "created_at",
+        "updated_at",
+    )
+    await conn.execute(
+        sql.insert("saga_states", columns),
+        state.saga_id,
+        state.saga_type,
+        *_saga_values(state),
+        state.started_at,
+        state.timeout_at,
+        now,
+        state.max_retries,
+        state.version,
+        now,
+        now,
+    )
+
+
+async def save_saga(conn: Connection, state: SagaState, now: datetime) -> int | None:
+    """Write the state if the row is still at `state.version` (nobody took the saga over since)
+    and beat its heart; returns the new version, or None when the saga was taken over."""
+    n = len(_SAVED)
+    return await conn.fetchval(
+        f"UPDATE saga_states SET {sql.assignments(_SAVED, 3)}, last_heartbeat = ${n + 3},"
+        f" updated_at = ${n + 3}, version = version + 1"
+        " WHERE saga_id = $1 AND version = $2 RETURNING version",
+        state.saga_id,
+        state.version,
+        *_saga_values(state),
+        now,
+    )
+
+
+async def beat_saga(conn: Connection, saga_id: str, version: int, now: datetime) -> bool:
+    """The heartbeat of a saga this process works on; False once another took it over."""
+    status = await conn.execute(
+        "UPDATE saga_states SET last_heartbeat = $3 WHERE saga_id = $1 AND version = $2",
+        saga_id,
+        version,
+        now,
+    )
+    return status.endswith(" 1")
+
+
+async def get_saga(conn: Connection, saga_id: str) -> SagaState | None:
+    row = await conn.fetchrow(f"SELECT {_SAGA} FROM saga_states WHERE saga_id = $1", saga_id)
+    return _saga_from_row(row) if row else None
+
+
+async def lock_saga(conn: Connection, saga_id: str) -> SagaState | None:
+    row = await conn.fetchrow(
+        f"SELECT {_SAGA} FROM saga_states WHERE saga_id = $1 FOR UPDATE", saga_id
+    )
+    return _saga_from_row(row) if row else None
+
+
+async def claim_sagas(
+    conn: Connection,
+    *,
+    now: datetime,
+    stale_before: datetime,
+    forward_only_steps: list[str],
+    excluded: list[str],
+    limit: int,
+) -> list[SagaState]:
+    """Take over running sagas nobody works on: a heartbeat older than `stale_before`, or a
+    timeout passed that long ago before the point of no return (their owner should have
+    compensated them by then). Rows another gateway is claiming are skipped, so two never take
+    one saga; the version bump stops a previous owner that is still alive at its next write."""
+    rows = await conn.fetch(
+        f"""WITH claimable AS (
+               SELECT saga_id FROM saga_states
+               WHERE status IN {_RUNNING}
+                 AND (last_heartbeat < $2
+                      OR (timeout_at < $2 AND status <> 'COMPENSATING'
+                          AND current_step <> ALL($3::text[])))
+                 AND saga_id <> ALL($4::text[])
+               ORDER BY last_heartbeat LIMIT $5 FOR UPDATE SKIP LOCKED)
+           UPDATE saga_states s
+           SET last_heartbeat = $1, updated_at = $1, version = s.version + 1, retry_count = 0
+           FROM claimable c WHERE s.saga_id = c.saga_id
+           RETURNING {", ".join(f"s.{c.strip()}" for c in _SAGA.split(","))}""",
+        now,
+        stale_before,
+        forward_only_steps,
+        excluded,
+        limit,
+    )
+    return [_saga_from_row(row) for row in rows]
+
+
+async def list_sagas(
+    conn: Connection,
+    *,
+    status: str | None,
+    saga_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    started_by_customer: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[SagaState], int]:
+    args: list[Any] = []
+    where = sql.conditions(
+        [
+            ("status = {}", status),
+            ("saga_type = {}", saga_type),
+            ("created_at >= {}", since),
+            ("created_at < {}", until),
+            ("saga_data #>> '{{startedBy,customerId}}' = {}", started_by_customer),
+        ],
+        args,
+    )
+    rows, total = await sql.fetch_page(
+        conn,
+        source="saga_states",
+        columns=_SAGA,
+        where=where,
+        args=args,
+        order_by="created_at DESC, saga_id",
+        limit=limit,
+        offset=offset,
+    )
+    return [_saga_from_row(row) for row in rows], total
+
+
+async def saga_counts(conn: Connection, stale_before: datetime) -> tuple[dict[str, int], int]:
+    """Sagas by status, and how many running ones nobody has beaten the heart of lately."""
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM saga_states GROUP BY status")
+    stuck = await conn.fetchval(
+        f"SELECT count(*) FROM saga_states WHERE status IN {_RUNNING} AND last_heartbeat < $1",
+        stale_before,
+    )
+    return {row["status"]: row["n"] for row in rows}, stuck

@@ -40,6 +40,8 @@ ROLE_SCOPES = {
         "loan:create",
         "payment:read",
         "payment:process",
+        # Their own sagas only: a loan application or payment they started (gateway/saga/api.py).
+        "saga:read",
     ),
     Role.LOAN_OFFICER: tuple(s for s in ALL_SCOPES if s != "saga:manage"),
     Role.ADMIN: ALL_SCOPES,

@@ -175,6 +175,14 @@ async def create_loan(body: LoanRequest, call: CallDep) -> Response:
     return await _create(SagaLoanRequest(**body.model_dump()), call)
 
 
+@internal.post("/loans/validate", dependencies=[Depends(_rate_policy)])
+async def validate_loan(body: LoanRequest) -> Response:
+    """The gateway's check of a loan request before it starts a saga: 400 with every problem
+    (the schedule's total within NUMERIC(15,2) too), or the request as the saga will send it."""
+    service.preview(body, utcnow().date())
+    return envelope.success(body.wire(), "Loan request is valid")
+
+
 @internal.post("/loans", status_code=201, dependencies=[Depends(_rate_policy)])
 async def create_loan_for_saga(body: SagaLoanRequest, call: CallDep) -> Response:
     return await _create(body, call)

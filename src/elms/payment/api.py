@@ -26,6 +26,7 @@ from elms.payment.schemas import (
     FailPaymentRequest,
     PaymentInstallmentOut,
     PaymentOut,
+    PaymentRequest,
     RecordPaymentRequest,
 )
 from elms.payment.service import LoanSnapshot, PaymentView
@@ -199,6 +200,13 @@ async def loan_payments(
     size: PageSize = 20,
 ) -> Response:
     return await _list(call, page, size, "Loan payments", loan_id=loan_id, status=status)
+
+
+@internal.post("/validate")
+async def validate_payment(body: PaymentRequest) -> Response:
+    """The gateway's check of a payment request before it starts a saga: 400 with every problem,
+    or the request as the saga will send it."""
+    return envelope.success(body.wire(), "Payment request is valid")
 
 
 @internal.post("", status_code=201)

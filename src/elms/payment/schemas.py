@@ -31,10 +31,9 @@ class CalculateRequest(CamelModel):
     _date = field_validator("payment_date")(_not_in_future)
 
 
-class RecordPaymentRequest(CamelModel):
-    """The RECORD_PAYMENT step of the PAYMENT_PROCESSING saga (and of anyone driving it)."""
+class PaymentRequest(CamelModel):
+    """`POST /api/v1/payments` as a client sends it (the gateway's saga validates it here)."""
 
-    payment_id: Identifier | None = None
     loan_id: Identifier
     payment_amount: PositiveMoney
     payment_date: date | None = None
@@ -49,6 +48,13 @@ class RecordPaymentRequest(CamelModel):
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
     _date = field_validator("payment_date")(_not_in_future)
+
+
+class RecordPaymentRequest(PaymentRequest):
+    """The RECORD_PAYMENT step of the PAYMENT_PROCESSING saga: the saga names the payment, so a
+    repeated step finds the payment its first attempt made."""
+
+    payment_id: Identifier | None = None
 
 
 class FailPaymentRequest(CamelModel):
