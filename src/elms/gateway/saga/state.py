@@ -480,7 +480,14 @@ def cancel(plan: Plan, state: SagaState, now: datetime) -> SagaState:
             status=409,
             extra={"sagaStatus": state.status.value},
         )
-    if plan.pivot is not None and state.record(plan.pivot) is not None:
+    pivot = state.record(plan.pivot) if plan.pivot is not None else None
+    # Past the pivot, or with it in flight, only going forward is left. A saga stopped FAILED
+    # with its pivot in doubt may be cancelled: the pivot is resolved first, and if it acted
+    # the saga completes instead.
+    if pivot is not None and (
+        pivot.status is StepStatus.COMPLETED
+        or (pivot.status is StepStatus.STARTED and state.status in FORWARD)
+    ):
         raise DomainError(
             f"Saga {state.saga_id} has reached {plan.pivot}, its point of no return",
             code="SAGA_PAST_POINT_OF_NO_RETURN",
