@@ -13,6 +13,7 @@ import httpx
 
 from elms.core.clock import today
 from tests.integration.loan.conftest import body, loan_request, new_customer, relay
+from tests.support import books
 from tests.support.waiting import until
 
 LOANS = "/api/v1/loans"
@@ -174,3 +175,11 @@ async def first_installment_due(gateway: Any, loan_id: str) -> Decimal:
     quote = await gateway.client.post(f"{PAYMENTS}/calculate", json={"loanId": loan_id})
     assert quote.status_code == 200, quote.text
     return data(quote)["installmentBreakdown"][0]["amountToPay"]
+
+
+async def books_balance(system: Any, database: Any) -> None:
+    """Every event of the loan service delivered, then every invariant of architecture.md §4
+    checked across the four schemas."""
+    while await relay(system):
+        pass
+    assert await books.violations(database.admin_url) == []

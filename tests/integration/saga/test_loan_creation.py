@@ -9,6 +9,7 @@ from decimal import Decimal
 from tests.integration.loan.conftest import relay
 from tests.integration.saga.helpers import (
     apply_for_loan,
+    books_balance,
     credit_history,
     credit_is_whole,
     customer,
@@ -23,7 +24,9 @@ from tests.integration.saga.helpers import (
 STEPS = ["VALIDATE_CUSTOMER", "RESERVE_CREDIT", "CREATE_LOAN", "GENERATE_INSTALLMENTS"]
 
 
-async def test_a_loan_application_runs_every_step_and_answers_201_with_the_loan(system, gateway):
+async def test_a_loan_application_runs_every_step_and_answers_201_with_the_loan(
+    system, gateway, database
+):
     person = await customer(system, "saga-ok")
 
     response = await apply_for_loan(gateway, person["customerId"])
@@ -53,10 +56,11 @@ async def test_a_loan_application_runs_every_step_and_answers_201_with_the_loan(
     assert credit_is_whole(after)
     [used] = await reservations(system, person["customerId"])
     assert used["status"] == "USED"
+    await books_balance(system, database)
 
 
 async def test_a_request_for_more_than_the_available_credit_is_422_and_leaves_nothing(
-    system, gateway
+    system, gateway, database
 ):
     person = await customer(system, "saga-poor", creditLimit="5000.00")
 
@@ -75,9 +79,12 @@ async def test_a_request_for_more_than_the_available_credit_is_422_and_leaves_no
     loans = await system.loan.client.get(f"/api/v1/loans/customer/{person['customerId']}")
     assert data(loans)["totalElements"] == 0
     assert await get_customer(system, person["customerId"]) == person
+    await books_balance(system, database)
 
 
-async def test_a_refusal_after_credit_was_reserved_returns_the_credit_to_the_cent(system, gateway):
+async def test_a_refusal_after_credit_was_reserved_returns_the_credit_to_the_cent(
+    system, gateway, database
+):
     first = await customer(system, "saga-first")
     taken = await apply_for_loan(gateway, first["customerId"], applicationId="APP-TAKEN")
     assert taken.status_code == 201, taken.text
@@ -115,3 +122,4 @@ async def test_a_refusal_after_credit_was_reserved_returns_the_credit_to_the_cen
         ("CREDIT_RESERVED", Decimal("7777.77")),
         ("CREDIT_RELEASED", Decimal("7777.77")),
     ]
+    await books_balance(system, database)

@@ -14,6 +14,7 @@ from elms.core.clock import today
 from tests.integration.saga.helpers import (
     PAYMENTS,
     active_loan,
+    books_balance,
     data,
     error,
     get_customer,
@@ -28,7 +29,9 @@ from tests.integration.saga.helpers import (
 STEPS = ["CALCULATE", "RECORD_PAYMENT", "APPLY_TO_LOAN", "RESTORE_CREDIT", "COMPLETE"]
 
 
-async def test_a_loan_is_paid_off_late_on_time_and_early_and_every_book_agrees(system, gateway):
+async def test_a_loan_is_paid_off_late_on_time_and_early_and_every_book_agrees(
+    system, gateway, database
+):
     loan = await active_loan(system, gateway, "pay6", disbursed=today() - timedelta(days=100))
     schedule = loan_schedule = (await get_loan(gateway, loan["loanId"]))["installments"]
     first_due = date.fromisoformat(loan_schedule[0]["dueDate"])
@@ -74,9 +77,10 @@ async def test_a_loan_is_paid_off_late_on_time_and_early_and_every_book_agrees(s
     assert more.status_code == 422, more.text
     assert error(more)["code"] == "INVALID_LOAN_STATE"
     assert error(more)["failedStep"] == "CALCULATE"
+    await books_balance(system, database)
 
 
-async def test_a_payment_too_low_is_refused_before_anything_is_recorded(system, gateway):
+async def test_a_payment_too_low_is_refused_before_anything_is_recorded(system, gateway, database):
     loan = await active_loan(system, gateway, "toolow")
 
     response = await pay(gateway, loan["loanId"], "1.00")
@@ -89,10 +93,11 @@ async def test_a_payment_too_low_is_refused_before_anything_is_recorded(system, 
     assert step_names(state["completedSteps"]) == ["CALCULATE"]
     payments = await gateway.client.get(f"{PAYMENTS}/loan/{loan['loanId']}")
     assert data(payments)["totalElements"] == 0
+    await books_balance(system, database)
 
 
 async def test_two_payments_racing_for_one_installment_pay_it_once_and_fail_the_other(
-    system, gateway
+    system, gateway, database
 ):
     loan = await active_loan(system, gateway, "race")
     quote = await gateway.client.post(f"{PAYMENTS}/calculate", json={"loanId": loan["loanId"]})
@@ -133,6 +138,7 @@ async def test_two_payments_racing_for_one_installment_pay_it_once_and_fail_the_
     assert [r["installmentNumber"] for r in data(again)["installmentPayments"]] == [2]
     final = await get_loan(gateway, loan["loanId"])
     await _books_agree(system, loan["loanId"], final)
+    await books_balance(system, database)
 
 
 async def _books_agree(system, loan_id: str, loan: dict) -> None:

@@ -12,6 +12,7 @@ from tests.integration.saga.helpers import (
     LOANS,
     STATES,
     apply_for_loan,
+    books_balance,
     credit_is_whole,
     customer,
     data,
@@ -31,7 +32,7 @@ async def saga_count(gateway) -> int:
 
 
 async def test_a_repeated_request_with_its_idempotency_key_answers_the_same_loan_once(
-    system, gateway
+    system, gateway, database
 ):
     person = await customer(system, "idem")
     request = loan_request(person["customerId"])
@@ -48,6 +49,7 @@ async def test_a_repeated_request_with_its_idempotency_key_answers_the_same_loan
     assert error(other)["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert len(await reservations(system, person["customerId"])) == 1
     assert await saga_count(gateway) == 1
+    await books_balance(system, database)
 
 
 async def test_one_idempotency_key_of_two_users_starts_two_sagas(system, gateway):
@@ -115,7 +117,9 @@ async def test_bad_saga_options_are_reported_with_the_loans_own_problems(system,
     assert await saga_count(gateway) == 0
 
 
-async def test_an_application_started_as_a_saga_answers_202_at_once_and_is_tracked(system, gateway):
+async def test_an_application_started_as_a_saga_answers_202_at_once_and_is_tracked(
+    system, gateway, database
+):
     person = await customer(system, "async")
 
     started = await gateway.client.post(
@@ -141,9 +145,12 @@ async def test_an_application_started_as_a_saga_answers_202_at_once_and_is_track
     assert state["startTime"] <= state["endTime"]
     assert state["duration"] >= 0
     assert state["compensationPolicy"] == "AUTOMATIC"
+    await books_balance(system, database)
 
 
-async def test_the_manual_policy_holds_the_credit_until_an_operator_cancels(system, gateway):
+async def test_the_manual_policy_holds_the_credit_until_an_operator_cancels(
+    system, gateway, database
+):
     owner = await customer(system, "manual-owner")
     assert (
         await apply_for_loan(gateway, owner["customerId"], applicationId="APP-M")
@@ -179,9 +186,10 @@ async def test_the_manual_policy_holds_the_credit_until_an_operator_cancels(syst
     after = await get_customer(system, person["customerId"])
     assert after["availableCredit"] == Decimal("9000.00")
     assert credit_is_whole(after)
+    await books_balance(system, database)
 
 
-async def test_history_lists_sagas_newest_first_filtered_and_paged(system, gateway):
+async def test_history_lists_sagas_newest_first_filtered_and_paged(system, gateway, database):
     rich = await customer(system, "hist-rich")
     poor = await customer(system, "hist-poor", creditLimit="10.00")
     done = [
@@ -217,6 +225,7 @@ async def test_history_lists_sagas_newest_first_filtered_and_paged(system, gatew
     assert payments["totalElements"] == 0
     assert dated["totalElements"] == 4
     assert tomorrow_on["totalElements"] == 0
+    await books_balance(system, database)
 
 
 async def test_history_refuses_unknown_filters_with_their_names(gateway):

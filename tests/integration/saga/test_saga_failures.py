@@ -14,6 +14,7 @@ from tests.integration.loan.conftest import loan_request
 from tests.integration.saga.helpers import (
     active_loan,
     apply_for_loan,
+    books_balance,
     credit_history,
     credit_is_whole,
     customer,
@@ -42,7 +43,7 @@ def past_staleness(gateway) -> None:
 
 
 async def test_a_service_stopped_mid_saga_is_retried_then_the_reserved_credit_is_returned(
-    system, gateway
+    system, gateway, database
 ):
     person = await customer(system, "stopped-loan")
     async with customer_lock(system, person["customerId"]):
@@ -70,10 +71,11 @@ async def test_a_service_stopped_mid_saga_is_retried_then_the_reserved_credit_is
     await system.start("loan")
     again = await apply_for_loan(gateway, person["customerId"])
     assert again.status_code == 201, again.text
+    await books_balance(system, database)
 
 
 async def test_a_payment_past_its_point_of_no_return_waits_for_a_stopped_service_then_completes(
-    system, gateway
+    system, gateway, database
 ):
     loan = await active_loan(system, gateway, "stopped-customer")
     async with loan_lock(system, loan["loanId"]):
@@ -110,9 +112,10 @@ async def test_a_payment_past_its_point_of_no_return_waits_for_a_stopped_service
         (payment["paymentId"], payment["principalPaid"])
     ]
     assert credit_is_whole(await get_customer(system, loan["customerId"]))
+    await books_balance(system, database)
 
 
-async def test_a_saga_past_its_timeout_is_compensated_and_ends_timed_out(system, gateway):
+async def test_a_saga_past_its_timeout_is_compensated_and_ends_timed_out(system, gateway, database):
     person = await customer(system, "timeout")
     async with customer_lock(system, person["customerId"]):
         started = await gateway.client.post(
@@ -138,10 +141,11 @@ async def test_a_saga_past_its_timeout_is_compensated_and_ends_timed_out(system,
     assert credit_is_whole(after)
     loans = await gateway.client.get(f"/api/v1/loans/customer/{person['customerId']}")
     assert data(loans)["totalElements"] == 0
+    await books_balance(system, database)
 
 
 async def test_a_cancelled_saga_stops_and_gives_back_what_its_step_in_flight_reserved(
-    system, gateway
+    system, gateway, database
 ):
     person = await customer(system, "cancel", creditLimit="20000.00")
     async with customer_lock(system, person["customerId"]):
@@ -173,6 +177,7 @@ async def test_a_cancelled_saga_stops_and_gives_back_what_its_step_in_flight_res
     again = await gateway.client.post(f"/api/v1/saga/{saga_id}/cancel")
     assert again.status_code == 409, again.text
     assert error(again)["code"] == "SAGA_NOT_RUNNING"
+    await books_balance(system, database)
 
 
 async def until_version_moves(gateway, saga_id: str) -> None:
@@ -185,7 +190,7 @@ async def until_version_moves(gateway, saga_id: str) -> None:
     await until(compensating, f"saga {saga_id} to be compensating")
 
 
-async def test_a_payment_at_its_point_of_no_return_cannot_be_cancelled(system, gateway):
+async def test_a_payment_at_its_point_of_no_return_cannot_be_cancelled(system, gateway, database):
     loan = await active_loan(system, gateway, "nocancel")
     async with loan_lock(system, loan["loanId"]):
         amount = await first_installment_due(gateway, loan["loanId"])
@@ -198,9 +203,12 @@ async def test_a_payment_at_its_point_of_no_return_cannot_be_cancelled(system, g
     assert error(refused)["code"] == "SAGA_PAST_POINT_OF_NO_RETURN"
     assert paid.status_code == 201, paid.text
     assert (await gateway.client.post("/api/v1/saga/SAGA-NOPE/cancel")).status_code == 404
+    await books_balance(system, database)
 
 
-async def test_a_saga_whose_gateway_stopped_mid_step_is_recovered_and_acts_once(system, gateway):
+async def test_a_saga_whose_gateway_stopped_mid_step_is_recovered_and_acts_once(
+    system, gateway, database
+):
     person = await customer(system, "orphan")
     sagas = gateway.app.state.sagas
     async with customer_lock(system, person["customerId"]):
@@ -228,6 +236,7 @@ async def test_a_saga_whose_gateway_stopped_mid_step_is_recovered_and_acts_once(
     [held] = await reservations(system, person["customerId"])
     assert held["reservationId"] == reserve["result"]["reservationId"]
     assert held["reservedAmount"] == Decimal("12000.00")
+    await books_balance(system, database)
 
 
 async def test_two_gateways_recovering_at_once_never_take_the_same_saga(system, gateway, database):
@@ -264,3 +273,4 @@ async def test_two_gateways_recovering_at_once_never_take_the_same_saga(system, 
         assert len(await reservations(system, person["customerId"])) == 1
         loans = await gateway.client.get(f"/api/v1/loans/customer/{person['customerId']}")
         assert data(loans)["totalElements"] == 1
+    await books_balance(system, database)
