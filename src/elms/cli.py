@@ -1,9 +1,10 @@
-"""The `elms` command: up | serve | migrate | token."""
+"""The `elms` command: up | serve | migrate | token | demo."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 
 import typer
 
@@ -76,10 +77,6 @@ def token(
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 3600,
 ) -> None:
     """Mint a token with the gateway's local key and record its session (revocable by logout)."""
-    from datetime import timedelta
-
-    from elms.core.database import Database, PoolConfig
-    from elms.gateway.auth import issue_token
     from elms.gateway.tokens import Role
 
     try:
@@ -92,7 +89,12 @@ def token(
         raise typer.BadParameter("a CUSTOMER token needs --customer-id")
     if ttl <= 0:
         raise typer.BadParameter("must be positive", param_hint="--ttl")
-    settings = _settings()
+    print(_mint(_settings(), sub, chosen, customer_id, ttl))
+
+
+def _mint(settings: Settings, subject: str, role: Any, customer_id: str | None, ttl: int) -> str:
+    from elms.core.database import Database, PoolConfig
+    from elms.gateway.auth import issue_token
 
     async def minted() -> str:
         dsn = (await _prepare(settings, ["gateway"]))["gateway"]
@@ -102,15 +104,44 @@ def token(
             return await issue_token(
                 db,
                 settings,
-                subject=sub,
-                role=chosen,
+                subject=subject,
+                role=role,
                 customer_id=customer_id,
                 ttl=timedelta(seconds=ttl),
             )
         finally:
             await db.close()
 
-    print(asyncio.run(minted()))
+    return asyncio.run(minted())
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="The summary as JSON")] = False,
+    gateway_url: Annotated[str | None, typer.Option(help="Default: this machine's gateway")] = None,
+) -> None:
+    """Against a running system (`elms up`): customers, loans through their sagas (approved at
+    once, approved by an officer, refused and compensated), payments late, on time and early, a
+    loan paid off; then a summary of what the services hold."""
+    import httpx
+
+    from elms.core import jsoncodec
+    from elms.core.clock import today
+    from elms.demo import DemoFailed, Gateway, render, run, summary
+    from elms.gateway.tokens import Role
+
+    settings = _settings()
+    token = _mint(settings, "demo-officer", Role.LOAN_OFFICER, None, 3600)
+    url = gateway_url or settings.service_urls()["gateway"]
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        api = Gateway(http)
+        try:
+            facts = summary(api, run(api, today()))
+        except (DemoFailed, httpx.TransportError) as error:
+            print(f"The demo stopped: {error}")
+            raise typer.Exit(1) from error
+    print(jsoncodec.dumps(facts) if as_json else render(facts))
 
 
 @app.command()

@@ -1,0 +1,103 @@
+"""`elms demo` against `elms up` from a clean data directory, as a newcomer runs it: its summary
+must be what the database holds, and the books of all four schemas must balance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+
+from elms.core.config import SERVICES
+from tests.e2e.test_elms_up import _free_port, elms_up
+from tests.support import books
+
+
+def test_the_demo_tells_what_the_database_holds(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELMS_")}
+    env.update(ELMS_DATA_DIR=str(data_dir), ELMS_LOG_LEVEL="WARNING")
+    for service in SERVICES:
+        env[f"ELMS_{service.upper()}_PORT"] = str(_free_port())
+
+    with elms_up(env):
+        shown = subprocess.run(
+            [sys.executable, "-m", "elms", "demo", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        facts = json.loads(shown.stdout.strip().splitlines()[-1], parse_float=Decimal)
+        admin = f"postgresql://postgres@/postgres?host={data_dir / 'pgdata'}"
+        asyncio.run(_matches_the_database(admin, facts))
+        assert asyncio.run(books.violations(admin)) == []
+
+
+async def _matches_the_database(admin: str, facts: dict) -> None:
+    conn = await asyncpg.connect(admin)
+    try:
+        for c in facts["customers"]:
+            row = await conn.fetchrow(
+                "SELECT credit_limit, available_credit, used_credit FROM customer_db.customers"
+                " WHERE customer_id = $1",
+                c["customerId"],
+            )
+            assert tuple(row) == (c["creditLimit"], c["availableCredit"], c["usedCredit"])
+        assert [loan["status"] for loan in facts["loans"]] == ["ACTIVE", "PAID_OFF"]
+        for loan in facts["loans"]:
+            row = await conn.fetchrow(
+                "SELECT status, outstanding_amount, saga_id FROM loan_db.loans WHERE loan_id = $1",
+                loan["loanId"],
+            )
+            assert tuple(row) == (loan["status"], loan["outstandingAmount"], loan["sagaId"])
+        assert [p["timing"] for p in facts["payments"][:3]] == ["LATE", "ON_TIME", "EARLY"]
+        late, on_time, early = facts["payments"][:3]
+        assert late["penalty"] > 0 and late["discount"] == 0
+        assert on_time["penalty"] == on_time["discount"] == 0
+        assert early["discount"] > 0 and early["penalty"] == 0
+        for p in facts["payments"]:
+            row = await conn.fetchrow(
+                """SELECT p.status, p.payment_amount, p.payment_date::date::text AS day,
+                          sum(i.discount_applied) AS discount, sum(i.penalty_paid) AS penalty
+                   FROM payment_db.payments p JOIN payment_db.payment_installments i
+                        USING (payment_id)
+                   WHERE p.payment_id = $1 GROUP BY p.payment_id""",
+                p["paymentId"],
+            )
+            assert tuple(row) == (
+                p["status"],
+                p["paymentAmount"],
+                p["paymentDate"],
+                p["discount"],
+                p["penalty"],
+            )
+        for s in facts["sagas"]:
+            status = await conn.fetchval(
+                "SELECT status FROM banking_gateway.saga_states WHERE saga_id = $1", s["sagaId"]
+            )
+            assert status == s["status"]
+        refused = facts["refusedApplication"]
+        assert (refused["code"], refused["failedStep"]) == ("INSUFFICIENT_CREDIT", "RESERVE_CREDIT")
+        assert (
+            await conn.fetchval(
+                "SELECT status FROM banking_gateway.saga_states WHERE saga_id = $1",
+                refused["sagaId"],
+            )
+            == "COMPENSATED"
+        )
+        cy = next(c for c in facts["customers"] if c["name"] == "Cy")
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM loan_db.loans WHERE customer_id = $1", cy["customerId"]
+            )
+            == 0
+        )
+    finally:
+        await conn.close()
