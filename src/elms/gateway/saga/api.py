@@ -94,6 +94,18 @@ async def _validated(request: Request, service: str, path: str, body: Any) -> di
     return answer.data
 
 
+async def _command(request: Request) -> tuple[Principal, dict[str, Any]]:
+    """Who asks (token and scope), what they ask (a JSON object), and that it is theirs to ask."""
+    principal = await authorised(request)
+    body = await _json_object(request)
+    await check_ownership(request, principal, body)
+    return principal, body
+
+
+def _replayed(replayed: bool) -> dict[str, str] | None:
+    return {"Idempotent-Replayed": "true"} if replayed else None
+
+
 def _started_by(principal: Principal) -> dict[str, Any]:
     return {
         "subject": principal.subject,
@@ -198,7 +210,7 @@ async def _answer(request: Request, saga: SagaState, replayed: bool, message: st
     engine: SagaEngine = request.app.state.sagas
     settings: Settings = request.app.state.settings
     state = await engine.wait(saga.saga_id, settings.saga_sync_wait_seconds)
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    headers = _replayed(replayed)
     if state.status is SagaStatus.COMPLETED:
         result = engine.definitions[state.saga_type].final_result(state.saga_id, state.results())
         return envelope.success(result, message, 201, headers)
@@ -222,9 +234,7 @@ def _loan_saga_data(request: Request, principal: Principal, loan: dict[str, Any]
 
 @router.post("/api/v1/loans")
 async def create_loan(request: Request) -> Response:
-    principal = await authorised(request)
-    body = await _json_object(request)
-    await check_ownership(request, principal, body)
+    principal, body = await _command(request)
     loan = await _validated(request, "loan", "/internal/v1/loans/validate", body)
     engine: SagaEngine = request.app.state.sagas
     saga = engine.new_saga(LOAN_CREATION.saga_type, _loan_saga_data(request, principal, loan))
@@ -234,9 +244,7 @@ async def create_loan(request: Request) -> Response:
 
 @router.post("/api/v1/saga/loan-creation")
 async def start_loan_creation(request: Request) -> Response:
-    principal = await authorised(request)
-    body = await _json_object(request)
-    await check_ownership(request, principal, body)
+    principal, body = await _command(request)
     problems: list[FieldProblem] = []
     try:
         options = SagaOptions.model_validate(body)
@@ -264,15 +272,12 @@ async def start_loan_creation(request: Request) -> Response:
         policy=options.compensation_policy,
     )
     state, replayed = await _begin(request, principal, saga, body)
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return _accepted(engine, state, headers)
+    return _accepted(engine, state, _replayed(replayed))
 
 
 @router.post("/api/v1/payments")
 async def create_payment(request: Request) -> Response:
-    principal = await authorised(request)
-    body = await _json_object(request)
-    await check_ownership(request, principal, body)
+    principal, body = await _command(request)
     payment = await _validated(request, "payment", "/internal/v1/payments/validate", body)
     # Fixed now, so a saga resumed after midnight still pays on the day it was asked to.
     payment["paymentDate"] = payment.get("paymentDate") or today()
