@@ -91,7 +91,9 @@ class Settings(BaseSettings):
     pool_leak_detection_seconds: float = 60
     statement_timeout_seconds: float = 30
 
-    idempotency_ttl_hours: int = 24
+    # A week: longer than any saga's timeout (at most a day) and its recovery, so a step a saga
+    # runs again always finds the answer its first attempt stored.
+    idempotency_ttl_hours: int = 168
     reservation_expiry_interval_seconds: float = 30
     housekeeping_interval_seconds: float = 3600
     outbox_interval_seconds: float = 1

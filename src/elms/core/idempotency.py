@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from asyncpg import Connection
 
 from elms.core import jsoncodec
 from elms.core.clock import utcnow
@@ -71,18 +73,9 @@ async def run_once(
             now + ttl,
         )
         if not claimed:
-            row = await conn.fetchrow(
-                "SELECT request_fingerprint, response_status, response_body"
-                " FROM idempotency_keys WHERE idempotency_key = $1",
-                key,
-            )
-            if row["request_fingerprint"] != request_fingerprint:
-                raise business_rule(
-                    "Idempotency-Key was already used with a different request",
-                    "IDEMPOTENCY_KEY_REUSED",
-                )
-            stored = row["response_body"]
-            return Answer(row["response_status"], stored["message"], stored["data"]), True
+            earlier = await _stored(conn, key, request_fingerprint, now)
+            assert earlier is not None  # the row that kept the claim from us
+            return earlier, True
         answer = await work()
         await conn.execute(
             "UPDATE idempotency_keys SET response_status = $2, response_body = $3"
@@ -92,6 +85,34 @@ async def run_once(
             {"message": answer.message, "data": answer.data},
         )
         return answer, False
+
+
+async def _stored(
+    conn: Connection, key: str, request_fingerprint: str, now: datetime
+) -> Answer | None:
+    row = await conn.fetchrow(
+        "SELECT request_fingerprint, response_status, response_body FROM idempotency_keys"
+        " WHERE idempotency_key = $1 AND response_status IS NOT NULL AND expires_at >= $2",
+        key,
+        now,
+    )
+    if row is None:
+        return None
+    if row["request_fingerprint"] != request_fingerprint:
+        raise business_rule(
+            "Idempotency-Key was already used with a different request",
+            "IDEMPOTENCY_KEY_REUSED",
+        )
+    stored = row["response_body"]
+    return Answer(row["response_status"], stored["message"], stored["data"])
+
+
+async def earlier_answer(db: Database, key: str, request_fingerprint: str) -> Answer | None:
+    """The answer a request with this key already got (None if none did yet), without claiming
+    the key: a caller that must check a repeat before doing anything else (the gateway's sagas)
+    looks here first, then claims with `run_once`, which settles any race between the two."""
+    async with db.connection() as conn:
+        return await _stored(conn, key, request_fingerprint, utcnow())
 
 
 async def purge_expired(db: Database) -> int:

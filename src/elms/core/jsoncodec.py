@@ -45,7 +45,12 @@ def _reject_constant(name: str) -> Any:
 def loads(text: str | bytes) -> Any:
     """Every number with a fraction or an exponent becomes a Decimal; integers stay int.
 
-    Raises `json.JSONDecodeError` for malformed input, which the web layer turns into 400.
+    Raises `ValueError` (`json.JSONDecodeError` mostly) for malformed input, nesting too deep
+    included, which the web layer turns into 400.
     NaN and Infinity, which Python's reader would otherwise accept, are malformed too.
     """
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError as error:
+        # Nesting deeper than the parser's stack: malformed for us, never a crash.
+        raise ValueError("JSON nested too deeply") from error

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import Counter, Gauge
 
-from elms.core.clock import utcnow
 from elms.core.config import Settings
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.gateway import repository as repo
@@ -78,9 +76,8 @@ def saga_health(sagas: SagaEngine, settings: Settings) -> Callable[[], Awaitable
 
     async def check() -> dict[str, Any]:
         assert sagas.db is not None
-        stale_before = utcnow() - timedelta(seconds=settings.saga_stale_after_seconds)
         async with asyncio.timeout(UPSTREAM_HEALTH_TIMEOUT), sagas.db.connection() as conn:
-            counts, stale = await repo.saga_counts(conn, stale_before)
+            counts, stale = await repo.saga_counts(conn, settings.saga_stale_after_seconds)
         return {
             "status": "DEGRADED" if stale else "UP",
             "details": {"byStatus": counts, "stale": stale, "runningHere": len(sagas.tasks)},

@@ -116,6 +116,9 @@ async def list_breakers(conn: Connection) -> list[Record]:
 _SAGA = """saga_id, saga_type, status, current_step, saga_data, completed_steps, compensation_data,
     start_time, end_time, timeout_at, retry_count, max_retries, error_details, version"""
 _RUNNING = "('STARTED', 'IN_PROGRESS', 'COMPENSATING')"
+# Heartbeats are written and judged by the database's clock, never a gateway's: replicas whose
+# clocks disagree still agree on which saga has gone quiet.
+_DB_NOW = "(now() AT TIME ZONE 'UTC')"
 
 
 def _saga_from_row(row: Record) -> SagaState:
@@ -170,18 +173,18 @@ _SAVED = (
 )
 
 
-async def insert_saga(conn: Connection, state: SagaState, now: datetime) -> None:
+async def insert_saga(conn: Connection, state: SagaState) -> None:
+    """Its heartbeat and `updated_at` are the columns' defaults: the database's clock (UTC, the
+    connection's time zone)."""
     columns = (
         "saga_id",
         "saga_type",
         *_SAVED,
         "start_time",
         "timeout_at",
-        "last_heartbeat",
         "max_retries",
         "version",
         "created_at",
-        "updated_at",
     )
     await conn.execute(
         sql.insert("saga_states", columns),
@@ -190,36 +193,31 @@ async def insert_saga(conn: Connection, state: SagaState, now: datetime) -> None
         *_saga_values(state),
         state.started_at,
         state.timeout_at,
-        now,
         state.max_retries,
         state.version,
-        now,
-        now,
+        state.started_at,
     )
 
 
-async def save_saga(conn: Connection, state: SagaState, now: datetime) -> int | None:
+async def save_saga(conn: Connection, state: SagaState) -> int | None:
     """Write the state if the row is still at `state.version` (nobody took the saga over since)
     and beat its heart; returns the new version, or None when the saga was taken over."""
-    n = len(_SAVED)
     return await conn.fetchval(
-        f"UPDATE saga_states SET {sql.assignments(_SAVED, 3)}, last_heartbeat = ${n + 3},"
-        f" updated_at = ${n + 3}, version = version + 1"
+        f"UPDATE saga_states SET {sql.assignments(_SAVED, 3)}, last_heartbeat = {_DB_NOW},"
+        f" updated_at = {_DB_NOW}, version = version + 1"
         " WHERE saga_id = $1 AND version = $2 RETURNING version",
         state.saga_id,
         state.version,
         *_saga_values(state),
-        now,
     )
 
 
-async def beat_saga(conn: Connection, saga_id: str, version: int, now: datetime) -> bool:
+async def beat_saga(conn: Connection, saga_id: str, version: int) -> bool:
     """The heartbeat of a saga this process works on; False once another took it over."""
     status = await conn.execute(
-        "UPDATE saga_states SET last_heartbeat = $3 WHERE saga_id = $1 AND version = $2",
+        f"UPDATE saga_states SET last_heartbeat = {_DB_NOW} WHERE saga_id = $1 AND version = $2",
         saga_id,
         version,
-        now,
     )
     return status.endswith(" 1")
 
@@ -239,13 +237,12 @@ async def lock_saga(conn: Connection, saga_id: str) -> SagaState | None:
 async def claim_sagas(
     conn: Connection,
     *,
-    now: datetime,
-    stale_before: datetime,
+    stale_seconds: float,
     forward_only_steps: list[str],
     excluded: list[str],
     limit: int,
 ) -> list[SagaState]:
-    """Take over running sagas nobody works on: a heartbeat older than `stale_before`, or a
+    """Take over running sagas nobody works on: a heartbeat older than `stale_seconds`, or a
     timeout passed that long ago before the point of no return (their owner should have
     compensated them by then). Rows another gateway is claiming are skipped, so two never take
     one saga; the version bump stops a previous owner that is still alive at its next write."""
@@ -253,17 +250,17 @@ async def claim_sagas(
         f"""WITH claimable AS (
                SELECT saga_id FROM saga_states
                WHERE status IN {_RUNNING}
-                 AND (last_heartbeat < $2
-                      OR (timeout_at < $2 AND status <> 'COMPENSATING'
-                          AND current_step <> ALL($3::text[])))
-                 AND saga_id <> ALL($4::text[])
-               ORDER BY last_heartbeat LIMIT $5 FOR UPDATE SKIP LOCKED)
+                 AND (last_heartbeat < {_DB_NOW} - make_interval(secs => $1)
+                      OR (timeout_at < {_DB_NOW} - make_interval(secs => $1)
+                          AND status <> 'COMPENSATING' AND current_step <> ALL($2::text[])))
+                 AND saga_id <> ALL($3::text[])
+               ORDER BY last_heartbeat LIMIT $4 FOR UPDATE SKIP LOCKED)
            UPDATE saga_states s
-           SET last_heartbeat = $1, updated_at = $1, version = s.version + 1, retry_count = 0
+           SET last_heartbeat = {_DB_NOW}, updated_at = {_DB_NOW}, version = s.version + 1,
+               retry_count = 0
            FROM claimable c WHERE s.saga_id = c.saga_id
            RETURNING {", ".join(f"s.{c.strip()}" for c in _SAGA.split(","))}""",
-        now,
-        stale_before,
+        stale_seconds,
         forward_only_steps,
         excluded,
         limit,
@@ -306,11 +303,12 @@ async def list_sagas(
     return [_saga_from_row(row) for row in rows], total
 
 
-async def saga_counts(conn: Connection, stale_before: datetime) -> tuple[dict[str, int], int]:
+async def saga_counts(conn: Connection, stale_seconds: float) -> tuple[dict[str, int], int]:
     """Sagas by status, and how many running ones nobody has beaten the heart of lately."""
     rows = await conn.fetch("SELECT status, count(*) AS n FROM saga_states GROUP BY status")
     stuck = await conn.fetchval(
-        f"SELECT count(*) FROM saga_states WHERE status IN {_RUNNING} AND last_heartbeat < $1",
-        stale_before,
+        f"SELECT count(*) FROM saga_states WHERE status IN {_RUNNING}"
+        f" AND last_heartbeat < {_DB_NOW} - make_interval(secs => $1)",
+        stale_seconds,
     )
     return {row["status"]: row["n"] for row in rows}, stuck

@@ -32,7 +32,6 @@ from elms.loan.schemas import (
     ApproveRequest,
     CancelRequest,
     DisburseRequest,
-    LoanRequest,
     RejectRequest,
     SagaLoanRequest,
     ScheduleRequest,
@@ -266,11 +265,16 @@ async def create_loan(
     return LoanView(loan, application, installments), True
 
 
-async def _existing(db: Database, loan: Loan, request: LoanRequest) -> LoanView:
-    if loan.customer_id != request.customer_id or loan.loan_amount != request.loan_amount:
+async def _existing(db: Database, loan: Loan, request: SagaLoanRequest) -> LoanView:
+    """The loan a repeated request made. A saga's repeat finds only its own loan: an application
+    id that another saga (or a direct request) used is a conflict, never a loan to adopt."""
+    if (
+        (request.saga_id is not None and loan.saga_id != request.saga_id)
+        or loan.customer_id != request.customer_id
+        or loan.loan_amount != request.loan_amount
+    ):
         raise conflict(
-            f"Application {loan.application_id} already made loan {loan.loan_id}"
-            " for another customer or amount",
+            f"Application {loan.application_id} belongs to another loan application",
             "CONFLICT",
             "applicationId",
         )

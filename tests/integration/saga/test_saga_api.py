@@ -52,6 +52,34 @@ async def test_a_repeated_request_with_its_idempotency_key_answers_the_same_loan
     await books_balance(system, database)
 
 
+async def test_a_repeat_is_answered_from_its_saga_even_when_the_request_could_not_start_now(
+    system, gateway
+):
+    person = await customer(system, "idem-down")
+    request = loan_request(person["customerId"])
+    key = {"Idempotency-Key": "apply-then-repeat"}
+    first = await gateway.client.post(LOANS, json=request, headers=key)
+    await system.stop("loan")  # a new application would be 503: it cannot be validated
+
+    again = await gateway.client.post(LOANS, json=request, headers=key)
+
+    await system.start("loan")
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert data(again)["loanId"] == data(first)["loanId"]
+
+
+async def test_deeply_nested_json_is_400_not_a_crash(gateway):
+    nested = b"[" * 50_000 + b"]" * 50_000
+
+    for path in (LOANS, "/api/v1/payments", "/api/v1/saga/loan-creation", "/api/v1/customers"):
+        response = await gateway.client.post(
+            path, content=nested, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, (path, response.text)
+        assert error(response)["code"] == "MALFORMED_REQUEST"
+
+
 async def test_one_idempotency_key_of_two_users_starts_two_sagas(system, gateway):
     person = await customer(system, "twousers")
     request = loan_request(person["customerId"], loanAmount="1000.00")

@@ -38,8 +38,15 @@ def later(gateway, seconds: float) -> None:
     gateway.app.state.sagas.clock = lambda: utcnow() + timedelta(seconds=seconds)
 
 
-def past_staleness(gateway) -> None:
-    later(gateway, gateway.app.state.settings.saga_stale_after_seconds + 1)
+async def past_staleness(gateway) -> None:
+    """Age every heartbeat past the point where recovery takes a saga over, instead of waiting
+    (heartbeats are kept by the database's clock)."""
+    seconds = gateway.app.state.settings.saga_stale_after_seconds + 1
+    async with gateway.app.state.db.connection() as conn:
+        await conn.execute(
+            "UPDATE saga_states SET last_heartbeat = last_heartbeat - make_interval(secs => $1)",
+            seconds,
+        )
 
 
 async def test_a_service_stopped_mid_saga_is_retried_then_the_reserved_credit_is_returned(
@@ -95,7 +102,7 @@ async def test_a_payment_past_its_point_of_no_return_waits_for_a_stopped_service
     assert (await get_loan(gateway, loan["loanId"]))["installments"][0]["status"] == "PAID"
 
     await system.start("customer")
-    past_staleness(gateway)
+    await past_staleness(gateway)
     assert await gateway.app.state.sagas.recover_once() == 1
     await gateway.app.state.sagas.drain()
 
@@ -224,7 +231,7 @@ async def test_a_saga_whose_gateway_stopped_mid_step_is_recovered_and_acts_once(
     assert (await saga_state(gateway, saga_id))["status"] == "IN_PROGRESS"
     assert await sagas.recover_once() == 0  # its heart is not stale yet
 
-    past_staleness(gateway)
+    await past_staleness(gateway)
     assert await sagas.recover_once() == 1
     await sagas.drain()
 
@@ -245,8 +252,7 @@ async def test_two_gateways_recovering_at_once_never_take_the_same_saga(system, 
         mine, theirs = gateway.app.state.sagas, other.app.state.sagas
         mine.config = theirs.config  # three at a time each, so both have some to take
         people = [await customer(system, f"both{i}") for i in range(6)]
-        # Six sagas recorded a minute ago by a gateway that died before driving them.
-        mine.clock = lambda: utcnow() - timedelta(minutes=1)
+        # Six sagas recorded by a gateway that died before driving them.
         ids = []
         for person in people:
             saga = mine.new_saga(
@@ -260,7 +266,7 @@ async def test_two_gateways_recovering_at_once_never_take_the_same_saga(system, 
             )
             await mine.insert(saga)
             ids.append(saga.saga_id)
-        mine.clock = utcnow
+        await past_staleness(gateway)
 
         claimed = await asyncio.gather(mine.recover_once(), theirs.recover_once())
         await asyncio.gather(mine.drain(), theirs.drain())
@@ -273,4 +279,24 @@ async def test_two_gateways_recovering_at_once_never_take_the_same_saga(system, 
         assert len(await reservations(system, person["customerId"])) == 1
         loans = await gateway.client.get(f"/api/v1/loans/customer/{person['customerId']}")
         assert data(loans)["totalElements"] == 1
+    await books_balance(system, database)
+
+
+async def test_an_application_id_used_before_is_refused_not_adopted(system, gateway, database):
+    person = await customer(system, "reuse")
+    first = await apply_for_loan(gateway, person["customerId"], applicationId="APP-REUSED")
+    assert first.status_code == 201, first.text
+    cancelled = await gateway.client.post(
+        f"/api/v1/loans/{data(first)['loanId']}/cancel", json={"reason": "changed my mind"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+
+    again = await apply_for_loan(gateway, person["customerId"], applicationId="APP-REUSED")
+
+    assert again.status_code == 409, again.text
+    assert error(again)["code"] == "CONFLICT"
+    assert data(first)["loanId"] not in error(again)["message"]
+    assert (await get_loan(gateway, data(first)["loanId"]))["sagaId"] == data(first)["sagaId"]
+    state = await saga_state(gateway, error(again)["sagaId"])
+    assert step_names(state["compensations"], "COMPLETED") == ["RESERVE_CREDIT"]
     await books_balance(system, database)

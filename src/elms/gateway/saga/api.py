@@ -10,6 +10,7 @@ request is a 400 that leaves no saga behind."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -94,12 +95,42 @@ async def _validated(request: Request, service: str, path: str, body: Any) -> di
     return answer.data
 
 
-async def _command(request: Request) -> tuple[Principal, dict[str, Any]]:
-    """Who asks (token and scope), what they ask (a JSON object), and that it is theirs to ask."""
+@dataclass(frozen=True)
+class Command:
+    principal: Principal
+    body: dict[str, Any]
+    # The caller's own `Idempotency-Key` (scoped to them), and the request's fingerprint.
+    key: str | None
+    fingerprint: str
+
+
+def _own_key(principal: Principal, key: str) -> str:
+    """Keys are the client's own: two users choosing the same key never meet."""
+    mixed = f"{principal.subject}\n{idempotency.check_key(key)}"
+    return "saga:" + hashlib.sha256(mixed.encode()).hexdigest()
+
+
+async def _command(request: Request) -> tuple[Command, SagaState | None]:
+    """Who asks (token and scope) and what (a JSON object); then the saga an earlier request
+    with the same `Idempotency-Key` started, if there is one — a repeat answers as that saga
+    does, whatever has changed since — or else that what is asked is theirs to ask."""
     principal = await authorised(request)
     body = await _json_object(request)
+    key = request.headers.get("idempotency-key")
+    command = Command(
+        principal,
+        body,
+        _own_key(principal, key) if key is not None else None,
+        idempotency.fingerprint(request.method, request.url.path, body),
+    )
+    if command.key is not None:
+        earlier = await idempotency.earlier_answer(
+            request.app.state.db, command.key, command.fingerprint
+        )
+        if earlier is not None:
+            return command, await request.app.state.sagas.get(earlier.data["sagaId"])
     await check_ownership(request, principal, body)
-    return principal, body
+    return command, None
 
 
 def _replayed(replayed: bool) -> dict[str, str] | None:
@@ -117,24 +148,16 @@ def _started_by(principal: Principal) -> dict[str, Any]:
 # --- starting a saga and answering for it ---------------------------------------------------
 
 
-async def _begin(
-    request: Request,
-    principal: Principal,
-    saga: SagaState,
-    body: dict[str, Any],
-) -> tuple[SagaState, bool]:
+async def _begin(request: Request, command: Command, saga: SagaState) -> tuple[SagaState, bool]:
     """Record the saga and start driving it; with an `Idempotency-Key`, the key's claim and the
-    saga are written together, and a repeat finds the saga the first request started.
+    saga are written together, and a concurrent repeat finds the saga the first request started.
     Returns the saga and whether this request is such a repeat."""
     engine: SagaEngine = request.app.state.sagas
-    key = request.headers.get("idempotency-key")
-    if key is None:
+    if command.key is None:
         await engine.insert(saga)
         engine.spawn(saga)
         return saga, False
     settings: Settings = request.app.state.settings
-    # Keys are the client's own: two users choosing the same key never meet.
-    scoped = hashlib.sha256(f"{principal.subject}\n{idempotency.check_key(key)}".encode())
 
     async def record() -> idempotency.Answer:
         await engine.insert(saga)
@@ -142,8 +165,8 @@ async def _begin(
 
     answer, replayed = await idempotency.run_once(
         request.app.state.db,
-        f"saga:{scoped.hexdigest()}",
-        idempotency.fingerprint(request.method, request.url.path, body),
+        command.key,
+        command.fingerprint,
         timedelta(hours=settings.idempotency_ttl_hours),
         record,
     )
@@ -234,17 +257,23 @@ def _loan_saga_data(request: Request, principal: Principal, loan: dict[str, Any]
 
 @router.post("/api/v1/loans")
 async def create_loan(request: Request) -> Response:
-    principal, body = await _command(request)
-    loan = await _validated(request, "loan", "/internal/v1/loans/validate", body)
+    command, earlier = await _command(request)
+    if earlier is not None:
+        return await _answer(request, earlier, True, "Loan application created")
+    loan = await _validated(request, "loan", "/internal/v1/loans/validate", command.body)
     engine: SagaEngine = request.app.state.sagas
-    saga = engine.new_saga(LOAN_CREATION.saga_type, _loan_saga_data(request, principal, loan))
-    state, replayed = await _begin(request, principal, saga, body)
+    data = _loan_saga_data(request, command.principal, loan)
+    state, replayed = await _begin(request, command, engine.new_saga(LOAN_CREATION.saga_type, data))
     return await _answer(request, state, replayed, "Loan application created")
 
 
 @router.post("/api/v1/saga/loan-creation")
 async def start_loan_creation(request: Request) -> Response:
-    principal, body = await _command(request)
+    command, earlier = await _command(request)
+    engine: SagaEngine = request.app.state.sagas
+    if earlier is not None:
+        return _accepted(engine, earlier, _replayed(True))
+    body = command.body
     problems: list[FieldProblem] = []
     try:
         options = SagaOptions.model_validate(body)
@@ -264,32 +293,33 @@ async def start_loan_creation(request: Request) -> Response:
         raise
     if problems:
         raise DomainError("Request validation failed", "VALIDATION_ERROR", 400, problems)
-    engine: SagaEngine = request.app.state.sagas
     saga = engine.new_saga(
         LOAN_CREATION.saga_type,
-        _loan_saga_data(request, principal, loan),
+        _loan_saga_data(request, command.principal, loan),
         timeout=timedelta(seconds=options.saga_timeout) if options.saga_timeout else None,
         policy=options.compensation_policy,
     )
-    state, replayed = await _begin(request, principal, saga, body)
+    state, replayed = await _begin(request, command, saga)
     return _accepted(engine, state, _replayed(replayed))
 
 
 @router.post("/api/v1/payments")
 async def create_payment(request: Request) -> Response:
-    principal, body = await _command(request)
-    payment = await _validated(request, "payment", "/internal/v1/payments/validate", body)
+    command, earlier = await _command(request)
+    if earlier is not None:
+        return await _answer(request, earlier, True, "Payment processed")
+    payment = await _validated(request, "payment", "/internal/v1/payments/validate", command.body)
     # Fixed now, so a saga resumed after midnight still pays on the day it was asked to.
     payment["paymentDate"] = payment.get("paymentDate") or today()
     engine: SagaEngine = request.app.state.sagas
     data = {
         "request": payment,
         "paymentId": new_id("PAY"),
-        "startedBy": _started_by(principal),
+        "startedBy": _started_by(command.principal),
         "requestId": request_id_var.get(),
     }
     saga = engine.new_saga(PAYMENT_PROCESSING.saga_type, data)
-    state, replayed = await _begin(request, principal, saga, body)
+    state, replayed = await _begin(request, command, saga)
     return await _answer(request, state, replayed, "Payment processed")
 
 

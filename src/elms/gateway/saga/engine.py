@@ -96,7 +96,8 @@ class SagaEngine:
         # Counted in a registry of its own until the application gives it the service's.
         self.metrics = SagaMetrics(CollectorRegistry())
         self.tasks: dict[str, asyncio.Task[SagaState]] = {}
-        # Time as the engine sees it; tests move it to a saga's timeout instead of waiting.
+        # Time as the engine sees it (steps' times, timeouts); tests move it to a saga's timeout
+        # instead of waiting. Heartbeats are the database's clock (repository.py).
         self.clock: Callable[[], datetime] = utcnow
         self.db: Database | None = None
         self.services: ServiceClient | None = None
@@ -132,7 +133,7 @@ class SagaEngine:
         key's claim), so the key and the saga exist together or not at all."""
         assert self.db is not None
         async with self.db.transaction() as conn:
-            await repo.insert_saga(conn, state, self.clock())
+            await repo.insert_saga(conn, state)
         self.metrics.started(state)
 
     def spawn(self, state: SagaState) -> asyncio.Task[SagaState]:
@@ -197,15 +198,13 @@ class SagaEngine:
     async def recover_once(self) -> int:
         """Take over sagas nobody works on and drive each in a task; returns how many."""
         assert self.db is not None
-        now = self.clock()
         forward_only = sorted(
             {s for d in self.definitions.values() for s in d.plan.forward_only_steps()}
         )
         async with self.db.transaction() as conn:
             claimed = await repo.claim_sagas(
                 conn,
-                now=now,
-                stale_before=now - self.config.stale_after,
+                stale_seconds=self.config.stale_after.total_seconds(),
                 forward_only_steps=forward_only,
                 excluded=list(self.tasks),
                 limit=self.config.recovery_batch,
@@ -233,7 +232,7 @@ class SagaEngine:
             cancelled = flow.cancel(self.definitions[current.saga_type].plan, current, now)
             if cancelled is current:
                 return current  # already compensating
-            version = await repo.save_saga(conn, cancelled, now)
+            version = await repo.save_saga(conn, cancelled)
         assert version is not None  # the row is locked
         log.info("saga cancelled", saga_id=saga_id, step=cancelled.current_step)
         self.spawn(replace(cancelled, version=version))
@@ -265,14 +264,17 @@ class SagaEngine:
             return await self._run(owned)
         except SagaTakenOver:
             log.info("saga taken over by another owner; this one stops", saga_id=state.saga_id)
-            return owned.state
         except Exception:
             # Most likely the database went away; the row stays as last written and recovery
             # resumes it once its heart is found stale.
             log.exception("saga stopped by an error", saga_id=state.saga_id)
-            return owned.state
         finally:
             heart.cancel()
+        # What this task holds may never have been written: answer with the row.
+        try:
+            return await self.get(state.saga_id)
+        except Exception:
+            return owned.state
 
     async def _run(self, owned: _Owned) -> SagaState:
         definition = self.definitions[owned.state.saga_type]
@@ -288,7 +290,7 @@ class SagaEngine:
                     await self._save(owned, flow.finish(state, status, now))
                     return owned.state
                 case flow.TimeOut():
-                    await self._save(owned, flow.timed_out(state, now))
+                    await self._save(owned, flow.timed_out(plan, state, now))
                 case flow.Run(step=step) | flow.Resolve(step=step):
                     await self._save(owned, flow.step_started(state, step, now))
                     decision = await self._forward(owned, definition, step)
@@ -425,7 +427,7 @@ class SagaEngine:
     async def _save(self, owned: _Owned, state: SagaState) -> None:
         assert self.db is not None
         async with self.db.transaction() as conn:
-            version = await repo.save_saga(conn, state, self.clock())
+            version = await repo.save_saga(conn, state)
         if version is None:
             raise SagaTakenOver(state.saga_id)
         owned.state = replace(state, version=version)
@@ -440,8 +442,6 @@ class SagaEngine:
             await asyncio.sleep(self.config.heartbeat_seconds)
             try:
                 async with self.db.connection() as conn:
-                    await repo.beat_saga(
-                        conn, owned.state.saga_id, owned.state.version, self.clock()
-                    )
+                    await repo.beat_saga(conn, owned.state.saga_id, owned.state.version)
             except Exception:
                 log.warning("saga heartbeat failed", saga_id=owned.state.saga_id, exc_info=True)

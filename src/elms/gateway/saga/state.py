@@ -86,6 +86,12 @@ class Plan:
     def after_pivot(self, step: str) -> bool:
         return self.pivot is not None and self.steps.index(step) > self.steps.index(self.pivot)
 
+    def needs_resolution(self, step: str) -> bool:
+        """Whether a step whose outcome is unknown must be run again before compensating: one
+        that can be undone (to learn what to undo) and the pivot (if it acted, the saga goes on).
+        Any other step before the pivot only reads, so nothing it did needs undoing."""
+        return step in self.compensable or step == self.pivot
+
     def forward_only_steps(self) -> tuple[str, ...]:
         """The steps after the point of no return: a saga there is never compensated."""
         return tuple(s for s in self.steps if self.after_pivot(s))
@@ -100,7 +106,11 @@ class StepRecord:
     attempts: int = 1
     result: Any = None
     error: dict[str, Any] | None = None
+    # An attempt may have acted without our knowing: it timed out, or a new attempt began while
+    # an earlier one's answer was never recorded (its gateway died, or the saga was taken over).
     uncertain: bool = False
+    # Called and not answered yet, as far as the saga's row knows.
+    in_flight: bool = False
 
     def wire(self) -> dict[str, Any]:
         """As kept in `saga_states` and shown by the saga API; `duration` in milliseconds."""
@@ -114,6 +124,7 @@ class StepRecord:
             "result": self.result,
             "error": self.error,
             "uncertain": self.uncertain,
+            "inFlight": self.in_flight,
         }
 
     @classmethod
@@ -127,6 +138,7 @@ class StepRecord:
             result=wire.get("result"),
             error=wire.get("error"),
             uncertain=wire.get("uncertain", False),
+            in_flight=wire.get("inFlight", False),
         )
 
 
@@ -285,13 +297,17 @@ def next_move(plan: Plan, state: SagaState, now: datetime) -> Move:
             return Undo(pending[0])
         assert state.reason is not None
         return Finish(_ENDING[state.reason])
+    pending = [s for s in plan.steps if _status(state, s) is not StepStatus.COMPLETED]
+    if not pending:
+        return Finish(SagaStatus.COMPLETED)  # done in time or not, it is done
     if now >= state.timeout_at and not passed_pivot(plan, state):
         return TimeOut()
-    for step in plan.steps:
-        record = state.record(step)
-        if record is None or record.status is not StepStatus.COMPLETED:
-            return Run(step)
-    return Finish(SagaStatus.COMPLETED)
+    return Run(pending[0])
+
+
+def _status(state: SagaState, step: str) -> StepStatus | None:
+    record = state.record(step)
+    return record.status if record is not None else None
 
 
 # --- what happened ------------------------------------------------------------------------
@@ -305,9 +321,16 @@ def _with_record(records: tuple[StepRecord, ...], record: StepRecord) -> tuple[S
 def step_started(state: SagaState, step: str, now: datetime) -> SagaState:
     earlier = state.record(step)
     record = (
-        replace(earlier, status=StepStatus.STARTED, attempts=earlier.attempts + 1)
+        replace(
+            earlier,
+            status=StepStatus.STARTED,
+            attempts=earlier.attempts + 1,
+            in_flight=True,
+            # The last attempt was never answered, as far as the row knows: it may have acted.
+            uncertain=earlier.uncertain or earlier.in_flight,
+        )
         if earlier is not None
-        else StepRecord(step, StepStatus.STARTED, now)
+        else StepRecord(step, StepStatus.STARTED, now, in_flight=True)
     )
     status = SagaStatus.IN_PROGRESS if state.status is SagaStatus.STARTED else state.status
     return replace(state, status=status, current_step=step, steps=_with_record(state.steps, record))
@@ -318,7 +341,9 @@ def step_succeeded(
 ) -> SagaState:
     record = state.record(step)
     assert record is not None
-    done = replace(record, status=StepStatus.COMPLETED, ended_at=now, result=result)
+    done = replace(
+        record, status=StepStatus.COMPLETED, ended_at=now, result=result, in_flight=False
+    )
     after = replace(state, steps=_with_record(state.steps, done), retry_count=0)
     if state.status is SagaStatus.COMPENSATING:
         if step != plan.pivot:
@@ -337,12 +362,19 @@ def step_refused(
         return step_failed(plan, state, step, error, False, now)
     record = state.record(step)
     assert record is not None
-    refused = replace(record, status=StepStatus.FAILED, ended_at=now, error=error, uncertain=False)
+    refused = replace(
+        record,
+        status=StepStatus.FAILED,
+        ended_at=now,
+        error=error,
+        uncertain=False,
+        in_flight=False,
+    )
     after = replace(state, steps=_with_record(state.steps, refused), retry_count=0)
     if state.status is SagaStatus.COMPENSATING:
         return after, Decision.CONTINUE  # resolved: it did nothing
     failure = {**error, "step": step}
-    return begin_compensation(after, Reason.REFUSED, failure, now), Decision.CONTINUE
+    return begin_compensation(plan, after, Reason.REFUSED, failure, now), Decision.CONTINUE
 
 
 def backoff_seconds(retry_count: int, base_seconds: float) -> float:
@@ -361,7 +393,7 @@ def step_failed(
     the pivot) or park until recovery (after it, or while compensating)."""
     record = state.record(step)
     assert record is not None
-    failing = replace(record, error=error, uncertain=record.uncertain or uncertain)
+    failing = replace(record, error=error, uncertain=record.uncertain or uncertain, in_flight=False)
     failure = {**error, "step": step}
     after = replace(state, steps=_with_record(state.steps, failing))
     if state.status is not SagaStatus.COMPENSATING:
@@ -371,18 +403,30 @@ def step_failed(
         return replace(after, retry_count=state.retry_count + 1), Decision.RETRY
     if state.status is SagaStatus.COMPENSATING or plan.after_pivot(step):
         return after, Decision.PARK
-    if not failing.uncertain:
-        given_up = replace(failing, status=StepStatus.FAILED, ended_at=now)
-        after = replace(after, steps=_with_record(after.steps, given_up))
+    exhausted = replace(after, retry_count=0)
     return (
-        begin_compensation(replace(after, retry_count=0), Reason.RETRIES_EXHAUSTED, failure, now),
+        begin_compensation(plan, exhausted, Reason.RETRIES_EXHAUSTED, failure, now),
         Decision.CONTINUE,
     )
 
 
+def _settle_open_steps(plan: Plan, state: SagaState, now: datetime) -> SagaState:
+    """On the way into compensation: an unfinished step is given up on (FAILED) when it surely
+    did nothing, or when it only reads; otherwise it stays open, to be resolved first."""
+    steps = state.steps
+    for record in state.steps:
+        if record.status is StepStatus.STARTED and not (
+            (record.uncertain or record.in_flight) and plan.needs_resolution(record.name)
+        ):
+            given_up = replace(record, status=StepStatus.FAILED, ended_at=now, in_flight=False)
+            steps = _with_record(steps, given_up)
+    return replace(state, steps=steps)
+
+
 def begin_compensation(
-    state: SagaState, reason: Reason, error: dict[str, Any] | None, now: datetime
+    plan: Plan, state: SagaState, reason: Reason, error: dict[str, Any] | None, now: datetime
 ) -> SagaState:
+    state = _settle_open_steps(plan, state, now)
     if state.policy is Policy.MANUAL:
         # An operator decides: the saga stops here until `cancel` compensates it.
         return replace(
@@ -402,13 +446,13 @@ def begin_compensation(
     )
 
 
-def timed_out(state: SagaState, now: datetime) -> SagaState:
+def timed_out(plan: Plan, state: SagaState, now: datetime) -> SagaState:
     error = {
         "code": "SAGA_TIMEOUT",
         "message": f"Saga did not finish by {state.timeout_at.isoformat()}Z",
         "step": state.current_step,
     }
-    return begin_compensation(state, Reason.TIMEOUT, error, now)
+    return begin_compensation(plan, state, Reason.TIMEOUT, error, now)
 
 
 def undo_started(state: SagaState, step: str, now: datetime) -> SagaState:
@@ -496,7 +540,7 @@ def cancel(plan: Plan, state: SagaState, now: datetime) -> SagaState:
         )
     error = {"code": "SAGA_CANCELLED", "message": "Cancelled by an operator"}
     return replace(
-        state,
+        _settle_open_steps(plan, state, now),
         status=SagaStatus.COMPENSATING,
         reason=Reason.CANCELLED,
         error={**(state.error or {}), **error},
