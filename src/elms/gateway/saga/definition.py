@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from elms.gateway.saga.state import Plan
@@ -79,7 +80,7 @@ class SagaDefinition:
     # The point of no return: after it the saga only moves forward.
     pivot: str | None = None
 
-    @property
+    @cached_property
     def plan(self) -> Plan:
         return Plan(
             saga_type=self.saga_type,

@@ -41,7 +41,7 @@ from elms.core.service_client import (
 )
 from elms.gateway import repository as repo
 from elms.gateway.breakers import BreakerBoard, BreakerOpen
-from elms.gateway.saga import state as flow
+from elms.gateway.saga import flow
 from elms.gateway.saga.definition import (
     SagaDefinition,
     StepAction,
@@ -49,8 +49,9 @@ from elms.gateway.saga.definition import (
     StepRefused,
     StepUnavailable,
 )
+from elms.gateway.saga.flow import Decision
 from elms.gateway.saga.metrics import SagaMetrics
-from elms.gateway.saga.state import Decision, Policy, SagaState
+from elms.gateway.saga.state import Policy, SagaState
 
 log = structlog.get_logger("elms.gateway.saga")
 

@@ -1,4 +1,4 @@
-"""The saga state machine (gateway/saga/state.py), driven against a model of the services.
+"""The saga state machine (gateway/saga/flow.py), driven against a model of the services.
 
 The model knows what the state machine cannot: whether a call whose answer was lost acted
 anyway. Services are idempotent by the step's key, so a step run again after it acted answers
@@ -16,13 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from elms.core.errors import DomainError
-from elms.gateway.saga import state as flow
+from elms.gateway.saga import flow
+from elms.gateway.saga.flow import Decision
 from elms.gateway.saga.state import (
-    Decision,
     Plan,
     Policy,
     Reason,
+    SagaState,
     SagaStatus,
+    StepRecord,
     StepStatus,
 )
 
@@ -75,7 +77,7 @@ def drive(
     timeout_after_moves: int | None = None,
     cancel_after_moves: int | None = None,
     max_moves: int = 500,
-) -> flow.SagaState:
+) -> SagaState:
     """Run the saga to its end as the engine would, a parked saga being recovered at once."""
     state = flow.start(plan, "SAGA-T", {}, T0, TIMEOUT, MAX_RETRIES, policy)
     for moves in range(max_moves):
@@ -101,17 +103,17 @@ def drive(
     raise AssertionError("the saga did not end")
 
 
-def _recovered(state: flow.SagaState, decision: Decision) -> flow.SagaState:
+def _recovered(state: SagaState, decision: Decision) -> SagaState:
     # Parked: recovery takes it over later with a fresh round of retries.
     return replace(state, retry_count=0) if decision is Decision.PARK else state
 
 
-def taken_over(state: flow.SagaState) -> flow.SagaState:
+def taken_over(state: SagaState) -> SagaState:
     """The row as the dead gateway last wrote it, claimed by another with fresh retries."""
     return replace(state, retry_count=0)
 
 
-def forward(plan: Plan, state: flow.SagaState, step: str, world: World, now: datetime):
+def forward(plan: Plan, state: SagaState, step: str, world: World, now: datetime):
     world.forward_calls.append(step)
     outcome = world.next_outcome()
     if step in world.acted and outcome in (DONE, REFUSED):
@@ -133,7 +135,7 @@ def forward(plan: Plan, state: flow.SagaState, step: str, world: World, now: dat
     return _recovered(new, decision)
 
 
-def undo(state: flow.SagaState, step: str, world: World, now: datetime):
+def undo(state: SagaState, step: str, world: World, now: datetime):
     outcome = world.next_outcome()
     if outcome == REFUSED and step in world.undone:
         outcome = DONE
@@ -201,7 +203,7 @@ def test_no_step_runs_before_the_steps_ahead_of_it_completed(plan, outcomes):
         assert all(step_status(state, e) is StepStatus.COMPLETED for e in earlier)
 
 
-def step_status(state: flow.SagaState, step: str) -> StepStatus | None:
+def step_status(state: SagaState, step: str) -> StepStatus | None:
     record = state.record(step)
     return record.status if record else None
 
@@ -430,7 +432,7 @@ def test_retries_back_off_exponentially_up_to_a_cap():
 
 
 def test_a_step_record_survives_its_round_trip_through_json():
-    record = flow.StepRecord(
+    record = StepRecord(
         "RESERVE", StepStatus.COMPLETED, T0, T0 + timedelta(milliseconds=1234), 2, {"a": 1}
     )
     from elms.core import jsoncodec
@@ -438,4 +440,4 @@ def test_a_step_record_survives_its_round_trip_through_json():
     wire = jsoncodec.loads(jsoncodec.dumps(record.wire()))
 
     assert wire["duration"] == 1234
-    assert flow.StepRecord.from_wire(wire) == record
+    assert StepRecord.from_wire(wire) == record

@@ -1,0 +1,131 @@
+"""How a request becomes a saga: who asks and what, a repeat of an earlier request found by
+its `Idempotency-Key`, the request checked by the service that owns its rules, and the saga
+recorded (with the key's claim) and set going."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Request
+
+from elms.core import idempotency, jsoncodec
+from elms.core.config import Settings
+from elms.core.errors import DomainError
+from elms.core.service_client import ServiceUnavailable
+from elms.gateway.breakers import BreakerBoard
+from elms.gateway.proxy import authorised, check_ownership
+from elms.gateway.saga.engine import SagaEngine
+from elms.gateway.saga.state import SagaState
+from elms.gateway.saga.views import refusal
+from elms.gateway.tokens import Principal
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = jsoncodec.loads(raw) if raw else None
+    except ValueError as error:
+        raise DomainError(
+            f"Request body is not valid JSON: {error}", code="MALFORMED_REQUEST", status=400
+        ) from error
+    if not isinstance(body, dict):
+        raise DomainError(
+            "Request body must be a JSON object", code="MALFORMED_REQUEST", status=400
+        )
+    return body
+
+
+async def validated(request: Request, service: str, path: str, body: Any) -> dict[str, Any]:
+    """The request as the owning service validated it (its 400 passed on as it is)."""
+    services = request.app.state.services
+    breakers: BreakerBoard = request.app.state.breakers
+    await breakers.admit(service)
+    try:
+        answer = await services.call(service, "POST", path, body)
+    except ServiceUnavailable:
+        await breakers.failed(service)
+        raise
+    if answer.status >= 500:
+        await breakers.failed(service)
+        raise ServiceUnavailable(f"{service} answered {answer.status}")
+    await breakers.succeeded(service)
+    if not answer.ok:
+        raise refusal(answer.status, answer.error)
+    return answer.data
+
+
+@dataclass(frozen=True)
+class Command:
+    principal: Principal
+    body: dict[str, Any]
+    # The caller's own `Idempotency-Key` (scoped to them), and the request's fingerprint.
+    key: str | None
+    fingerprint: str
+
+
+def _own_key(principal: Principal, key: str) -> str:
+    """Keys are the client's own: two users choosing the same key never meet."""
+    mixed = f"{principal.subject}\n{idempotency.check_key(key)}"
+    return "saga:" + hashlib.sha256(mixed.encode()).hexdigest()
+
+
+async def read_command(request: Request) -> tuple[Command, SagaState | None]:
+    """Who asks (token and scope) and what (a JSON object); then the saga an earlier request
+    with the same `Idempotency-Key` started, if there is one — a repeat answers as that saga
+    does, whatever has changed since — or else that what is asked is theirs to ask."""
+    principal = await authorised(request)
+    body = await _json_object(request)
+    key = request.headers.get("idempotency-key")
+    command = Command(
+        principal,
+        body,
+        _own_key(principal, key) if key is not None else None,
+        idempotency.fingerprint(request.method, request.url.path, body),
+    )
+    if command.key is not None:
+        earlier = await idempotency.earlier_answer(
+            request.app.state.db, command.key, command.fingerprint
+        )
+        if earlier is not None:
+            return command, await request.app.state.sagas.get(earlier.data["sagaId"])
+    await check_ownership(request, principal, body)
+    return command, None
+
+
+def started_by(principal: Principal) -> dict[str, Any]:
+    return {
+        "subject": principal.subject,
+        "role": principal.role.value,
+        "customerId": principal.customer_id,
+    }
+
+
+async def begin(request: Request, command: Command, saga: SagaState) -> tuple[SagaState, bool]:
+    """Record the saga and start driving it; with an `Idempotency-Key`, the key's claim and the
+    saga are written together, and a concurrent repeat finds the saga the first request started.
+    Returns the saga and whether this request is such a repeat."""
+    engine: SagaEngine = request.app.state.sagas
+    if command.key is None:
+        await engine.insert(saga)
+        engine.spawn(saga)
+        return saga, False
+    settings: Settings = request.app.state.settings
+
+    async def record() -> idempotency.Answer:
+        await engine.insert(saga)
+        return idempotency.Answer(202, "Saga started", {"sagaId": saga.saga_id})
+
+    answer, replayed = await idempotency.run_once(
+        request.app.state.db,
+        command.key,
+        command.fingerprint,
+        timedelta(hours=settings.idempotency_ttl_hours),
+        record,
+    )
+    if replayed:
+        return await engine.get(answer.data["sagaId"]), True
+    engine.spawn(saga)
+    return saga, False
