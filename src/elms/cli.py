@@ -1,4 +1,4 @@
-"""The `elms` command: up | serve | migrate | token | demo."""
+"""The `elms` command: up | serve | migrate | token | demo | reconcile."""
 
 from __future__ import annotations
 
@@ -156,3 +156,26 @@ def migrate(
         raise typer.BadParameter(f"unknown: {', '.join(sorted(unknown))}")
     asyncio.run(_prepare(settings, chosen))
     print(f"Schemas ready: {', '.join(SERVICES[s].schema for s in chosen)}")
+
+
+@app.command()
+def reconcile(
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON")] = False,
+) -> None:
+    """Check the books of all four services against each other (architecture.md §4 invariants);
+    exits 1 when any invariant is violated. Needs the administrator's database URL: the embedded
+    server's, or ELMS_DATABASE_URL."""
+    from elms.core import jsoncodec
+    from elms.reconcile import reconcile as check
+    from elms.reconcile import render
+
+    settings = _settings()
+    admin = cluster.admin_url(settings, list(SERVICES))
+    if admin is None:
+        raise typer.BadParameter(
+            "every service has its own database URL; set ELMS_DATABASE_URL to an administrator's"
+        )
+    report = asyncio.run(check(admin))
+    print(jsoncodec.dumps(report.wire()) if as_json else render(report))
+    if not report.balanced:
+        raise typer.Exit(1)

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 from elms.core.clock import today
+from elms.reconcile import reconcile, render
 from tests.integration.loan.conftest import body, loan_request, new_customer, relay
-from tests.support import books
 from tests.support.waiting import until
 
 LOANS = "/api/v1/loans"
@@ -179,7 +179,8 @@ async def first_installment_due(gateway: Any, loan_id: str) -> Decimal:
 
 async def books_balance(system: Any, database: Any) -> None:
     """Every event of the loan service delivered, then every invariant of architecture.md §4
-    checked across the four schemas."""
+    checked across the four schemas (`elms reconcile`)."""
     while await relay(system):
         pass
-    assert await books.violations(database.admin_url) == []
+    report = await reconcile(database.admin_url)
+    assert report.balanced, render(report)
