@@ -67,11 +67,12 @@ async def pgbench_tps(admin_url: str, clients: int, seconds: int, scale: int) ->
             f"--time={seconds}",
             url,
         ],
-        check=True,
         capture_output=True,
         text=True,
         timeout=seconds + 300,
     )
+    if ran.returncode != 0:
+        raise RuntimeError(f"pgbench failed:\n{ran.stderr.strip()}")
     found = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", ran.stdout)
     if found is None:
         raise RuntimeError(f"pgbench printed no tps:\n{ran.stdout}")

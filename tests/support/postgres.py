@@ -43,8 +43,10 @@ def settings_for(admin_url: str, data_dir: Path) -> Settings:
         # Tests drive the workers' jobs themselves, never by waiting for a timer.
         reservation_expiry_interval_seconds=3600,
         overdue_interval_seconds=3600,
-        # The outbox relay is driven by the tests too (elms.core.outbox.relay_once).
+        # The outbox relay is driven by the tests too (elms.core.outbox.relay_once), never
+        # woken by a commit.
         outbox_interval_seconds=3600,
+        outbox_listen=False,
         # So is saga recovery (SagaEngine.recover_once); retries back off briefly.
         saga_recovery_interval_seconds=3600,
         saga_retry_backoff_seconds=0.01,

@@ -6,6 +6,7 @@ number of replicas may run the same job."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ class Job:
     interval_seconds: float
     # Returns how many items the round processed.
     run: Callable[[], Awaitable[int]]
+    # Set to run the next round at once instead of at the end of the interval.
+    wake: asyncio.Event | None = None
 
 
 async def _every(job: Job) -> None:
@@ -28,13 +31,22 @@ async def _every(job: Job) -> None:
         try:
             done = await job.run()
             if done:
-                log.info("job round", job=job.name, processed=done)
+                log.debug("job round", job=job.name, processed=done)
         except asyncio.CancelledError:
             raise
         except Exception:
             # A failed round (database restarting, say) must not end the loop.
             log.exception("job round failed", job=job.name)
+        await _pause(job)
+
+
+async def _pause(job: Job) -> None:
+    if job.wake is None:
         await asyncio.sleep(job.interval_seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(job.wake.wait(), job.interval_seconds)
+    job.wake.clear()
 
 
 @asynccontextmanager

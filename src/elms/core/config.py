@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     reservation_expiry_interval_seconds: float = 30
     housekeeping_interval_seconds: float = 3600
     outbox_interval_seconds: float = 1
+    # The relay also wakes the moment a transaction commits an event (LISTEN/NOTIFY), so an
+    # approval reaches the customer service in milliseconds; the interval is the fallback.
+    outbox_listen: bool = True
     outbox_backoff_seconds: float = 2
     overdue_interval_seconds: float = 300
 

@@ -44,6 +44,13 @@ class ServiceInterrupted(ServiceUnavailable):
     """The connection broke after the request was sent: the service may have acted."""
 
 
+# Connections kept open to each service. httpcore looks at every connection of a pool (and
+# polls every idle socket) on each request, so one small pool per service costs far less than
+# one large pool for all (docs/performance.md).
+KEEPALIVE_PER_SERVICE = 16
+CONNECTIONS_PER_SERVICE = 100
+
+
 class ServiceClient:
     """Each service may have several replicas (a comma-separated list of base URLs). Requests
     go round-robin; a replica that refuses the connection is skipped for the next one, which is
@@ -58,10 +65,16 @@ class ServiceClient:
             for name, urls in base_urls.items()
         }
         self._next = dict.fromkeys(self.replicas, 0)
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        )
+        self.http = {
+            name: httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
+                limits=httpx.Limits(
+                    max_connections=CONNECTIONS_PER_SERVICE,
+                    max_keepalive_connections=KEEPALIVE_PER_SERVICE,
+                ),
+            )
+            for name in self.replicas
+        }
 
     async def send(
         self,
@@ -81,7 +94,7 @@ class ServiceClient:
         for i in range(len(replicas)):
             base = replicas[(start + i) % len(replicas)]
             try:
-                return await self.http.request(
+                return await self.http[service].request(
                     method, base + path, content=content, headers=headers, params=params
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
@@ -96,7 +109,8 @@ class ServiceClient:
         raise ServiceUnavailable(f"{service}: no replica reachable") from last
 
     async def close(self) -> None:
-        await self.http.aclose()
+        for client in self.http.values():
+            await client.aclose()
 
     async def call(
         self,

@@ -3,10 +3,11 @@ error mapping, idempotent commands and the actuator."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -271,16 +272,20 @@ SerialId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 JobsFactory = Callable[[Database, Settings, ServiceClient], list[Job]]
 
 
-def _platform_jobs(db: Database, settings: Settings, services: ServiceClient) -> list[Job]:
-    """Jobs every service runs: the outbox relay and the purge of expired idempotency keys."""
+def _platform_jobs(
+    db: Database, settings: Settings, services: ServiceClient, wake: asyncio.Event
+) -> list[Job]:
+    """Jobs every service runs: the outbox relay (woken by `wake` as well as on its interval)
+    and the purge of expired idempotency keys."""
     deliver = outbox.http_delivery(services)
     return [
         Job(
             "outbox-relay",
             settings.outbox_interval_seconds,
-            lambda: outbox.relay_once(
+            lambda: outbox.relay_all(
                 db, deliver, utcnow(), backoff_seconds=settings.outbox_backoff_seconds
             ),
+            wake,
         ),
         Job(
             "idempotency-purge",
@@ -316,9 +321,16 @@ def create_service_app(
         )
         app.state.db = db
         app.state.services = services
+        wake = asyncio.Event()
         try:
-            all_jobs = [*jobs(db, settings, services), *_platform_jobs(db, settings, services)]
-            async with background.running(all_jobs):
+            all_jobs = [
+                *jobs(db, settings, services),
+                *_platform_jobs(db, settings, services, wake),
+            ]
+            async with AsyncExitStack() as stack:
+                if settings.outbox_listen:
+                    await stack.enter_async_context(outbox.listening(dsn, spec.schema, wake))
+                await stack.enter_async_context(background.running(all_jobs))
                 yield
             # After the jobs, before the pool closes: what they left queued is written.
             for stop in on_stop:
