@@ -8,14 +8,18 @@ success on a healthy upstream writes nothing: the hot path stays free of databas
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from elms.core.clock import iso_utc, utcnow
 from elms.core.database import Database
 from elms.core.errors import DomainError
+from elms.core.service_client import ServiceUnavailable
 from elms.gateway import repository as repo
 from elms.gateway.breaker import Breaker, BreakerConfig, BreakerStatus, admit, failed, succeeded
+
+T = TypeVar("T")
 
 
 class BreakerOpen(DomainError):
@@ -65,6 +69,24 @@ class BreakerBoard:
                 status=503,
                 extra={"retryAfter": iso_utc(after.next_attempt) if after.next_attempt else None},
             )
+
+    async def guard(
+        self, name: str, call: Callable[[], Awaitable[T]], failed: Callable[[T], bool]
+    ) -> T:
+        """Make `call` to the upstream through its breaker: refused at once (503) while it is
+        open; an unreachable upstream, or an answer `failed` says is a failure (a 5xx), counts
+        against it; anything else closes it."""
+        await self.admit(name)
+        try:
+            answer = await call()
+        except ServiceUnavailable:
+            await self.failed(name)
+            raise
+        if failed(answer):
+            await self.failed(name)
+        else:
+            await self.succeeded(name)
+        return answer
 
     async def succeeded(self, name: str) -> None:
         current = self.breakers[name]

@@ -49,23 +49,19 @@ async def forward(request: Request, service: str) -> Response:
     if request.client:
         headers["x-forwarded-for"] = request.client.host
     breakers: BreakerBoard = request.app.state.breakers
-    await breakers.admit(service)
-    try:
-        upstream = await services.send(
+    content = await request.body()
+    upstream = await breakers.guard(
+        service,
+        lambda: services.send(
             service,
             request.method,
             request.url.path,
-            content=await request.body(),
+            content=content,
             headers=headers,
             params=request.url.query or None,
-        )
-    except ServiceUnavailable:
-        await breakers.failed(service)
-        raise
-    if upstream.status_code >= 500:
-        await breakers.failed(service)
-    else:
-        await breakers.succeeded(service)
+        ),
+        lambda answer: answer.status_code >= 500,
+    )
     passed = {
         name: value
         for name in FORWARDED_RESPONSE_HEADERS

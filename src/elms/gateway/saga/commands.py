@@ -42,16 +42,11 @@ async def validated(request: Request, service: str, path: str, body: Any) -> dic
     """The request as the owning service validated it (its 400 passed on as it is)."""
     services = request.app.state.services
     breakers: BreakerBoard = request.app.state.breakers
-    await breakers.admit(service)
-    try:
-        answer = await services.call(service, "POST", path, body)
-    except ServiceUnavailable:
-        await breakers.failed(service)
-        raise
+    answer = await breakers.guard(
+        service, lambda: services.call(service, "POST", path, body), lambda a: a.status >= 500
+    )
     if answer.status >= 500:
-        await breakers.failed(service)
         raise ServiceUnavailable(f"{service} answered {answer.status}")
-    await breakers.succeeded(service)
     if not answer.ok:
         raise refusal(answer.status, answer.error)
     return answer.data

@@ -396,31 +396,31 @@ class SagaEngine:
         refusal; no answer, a 5xx or an open breaker is a failure worth retrying. Services answer
         5xx only when their transaction rolled back, so only a timeout or a broken connection
         leaves the outcome uncertain."""
-        assert self.services is not None and self.breakers is not None
+        services, breakers = self.services, self.breakers
+        assert services is not None and breakers is not None
         try:
-            await self.breakers.admit(service)
+            answer = await breakers.guard(
+                service,
+                lambda: services.call(
+                    service,
+                    method,
+                    path,
+                    body,
+                    idempotency_key=key if method != "GET" else None,
+                    params=params,
+                ),
+                lambda answer: answer.status >= 500,
+            )
         except BreakerOpen as error:
             raise StepUnavailable(
                 {"code": "SERVICE_UNAVAILABLE", "message": error.message}, uncertain=False
             ) from error
-        try:
-            answer = await self.services.call(
-                service,
-                method,
-                path,
-                body,
-                idempotency_key=key if method != "GET" else None,
-                params=params,
-            )
         except ServiceUnavailable as error:
-            await self.breakers.failed(service)
             uncertain = isinstance(error, ServiceTimeout | ServiceInterrupted)
             code = "GATEWAY_TIMEOUT" if isinstance(error, ServiceTimeout) else "SERVICE_UNAVAILABLE"
             raise StepUnavailable({"code": code, "message": str(error)}, uncertain) from error
         if answer.status >= 500:
-            await self.breakers.failed(service)
             raise StepUnavailable({**answer.error, "status": answer.status}, uncertain=False)
-        await self.breakers.succeeded(service)
         if not answer.ok:
             raise StepRefused(answer.status, answer.error)
         return answer.data
