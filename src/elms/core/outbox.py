@@ -1,7 +1,7 @@
 """The transactional outbox (architecture.md §4), shared by every service.
 
 A state change that another service must learn of writes its event into the service's own
-`data_sync_events` in the same transaction (`enqueue`). The relay (`relay_once`, run as a
+`data_sync_events` in the same transaction (`enqueue`). The relay (`relay`, run as a
 background job) delivers pending events, marks them PROCESSED, retries failures with exponential
 backoff up to `max_retries`, then marks them FAILED. Rows are claimed with
 `FOR UPDATE SKIP LOCKED`, so any number of relays can run at once without delivering one event
@@ -116,7 +116,7 @@ async def listening(dsn: str, schema: str, wake: asyncio.Event) -> AsyncIterator
         await conn.close()
 
 
-async def relay_all(
+async def relay(
     db: Database,
     deliver: Callable[[OutboxEvent], Awaitable[None]],
     now: datetime,
@@ -124,26 +124,15 @@ async def relay_all(
     batch: int = 20,
     backoff_seconds: float = 1.0,
 ) -> int:
-    """Relay rounds until one finds fewer than a full batch due; returns how many events were
-    delivered. (One round a second at 20 events would cap a service at 20 events a second.)"""
+    """Deliver every event due at `now`, a batch at a time, until a batch comes back short;
+    returns how many were delivered. (One batch a round would cap a service at one batch per
+    relay interval.)"""
     delivered = 0
     while True:
         claimed, round_delivered = await _relay_round(db, deliver, now, batch, backoff_seconds)
         delivered += round_delivered
         if claimed < batch:
             return delivered
-
-
-async def relay_once(
-    db: Database,
-    deliver: Callable[[OutboxEvent], Awaitable[None]],
-    now: datetime,
-    *,
-    batch: int = 20,
-    backoff_seconds: float = 1.0,
-) -> int:
-    """Deliver the due pending events once (one batch); returns how many were delivered."""
-    return (await _relay_round(db, deliver, now, batch, backoff_seconds))[1]
 
 
 async def _relay_round(

@@ -282,7 +282,7 @@ def _platform_jobs(
         Job(
             "outbox-relay",
             settings.outbox_interval_seconds,
-            lambda: outbox.relay_all(
+            lambda: outbox.relay(
                 db, deliver, utcnow(), backoff_seconds=settings.outbox_backoff_seconds
             ),
             wake,

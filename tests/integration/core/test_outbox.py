@@ -45,7 +45,7 @@ async def test_one_relay_pass_delivers_every_due_event_however_many_batches(loan
     async def deliver(event: outbox.OutboxEvent) -> None:
         seen.append(event.event_id)
 
-    delivered = await outbox.relay_all(loan_db, deliver, utcnow(), batch=20)
+    delivered = await outbox.relay(loan_db, deliver, utcnow(), batch=20)
 
     assert delivered == 45
     assert seen == ids

@@ -53,7 +53,7 @@ def loan_request(customer_id: str, **overrides: Any) -> dict[str, Any]:
 async def relay(system: Any) -> int:
     """One round of the loan service's outbox relay, delivering over real HTTP."""
     app = system.loan.app
-    return await outbox.relay_once(app.state.db, outbox.http_delivery(app.state.services), utcnow())
+    return await outbox.relay(app.state.db, outbox.http_delivery(app.state.services), utcnow())
 
 
 @pytest.fixture

@@ -173,18 +173,18 @@ async def test_a_target_that_is_down_is_retried_with_backoff_then_delivered(syst
     try:
         to_dead = outbox.http_delivery(dead)
         start = utcnow()
-        assert await outbox.relay_once(db, to_dead, start, backoff_seconds=1.0) == 0
+        assert await outbox.relay(db, to_dead, start, backoff_seconds=1.0) == 0
         [event] = await events(system)
         assert (event["status"], event["retry_count"]) == ("PENDING", 1)
         assert event["error_message"]
         assert event["next_attempt_at"] == start + timedelta(seconds=2)
 
         # Not due yet: the relay does not even try.
-        assert await outbox.relay_once(db, to_dead, start + timedelta(seconds=1)) == 0
+        assert await outbox.relay(db, to_dead, start + timedelta(seconds=1)) == 0
         assert (await events(system))[0]["retry_count"] == 1
 
         second = start + timedelta(seconds=2)
-        assert await outbox.relay_once(db, to_dead, second, backoff_seconds=1.0) == 0
+        assert await outbox.relay(db, to_dead, second, backoff_seconds=1.0) == 0
         [event] = await events(system)
         assert (event["status"], event["retry_count"]) == ("PENDING", 2)
         assert event["next_attempt_at"] == second + timedelta(seconds=4)
@@ -194,9 +194,9 @@ async def test_a_target_that_is_down_is_retried_with_backoff_then_delivered(syst
 
     # The target is back, but the event waits for its next attempt.
     live = outbox.http_delivery(system.loan.app.state.services)
-    assert await outbox.relay_once(db, live, second + timedelta(seconds=3)) == 0
+    assert await outbox.relay(db, live, second + timedelta(seconds=3)) == 0
     assert (await events(system))[0]["status"] == "PENDING"
-    assert await outbox.relay_once(db, live, second + timedelta(seconds=4)) == 1
+    assert await outbox.relay(db, live, second + timedelta(seconds=4)) == 1
     [event] = await events(system)
     assert (event["status"], event["retry_count"]) == ("PROCESSED", 2)
     assert event["error_message"] is None
@@ -219,7 +219,7 @@ async def test_an_event_that_fails_max_retries_times_is_failed_and_not_retried(s
         to_dead = outbox.http_delivery(dead)
         for attempt in range(1, 6):
             moment += timedelta(hours=1)
-            assert await outbox.relay_once(db, to_dead, moment) == 0
+            assert await outbox.relay(db, to_dead, moment) == 0
             [event] = await events(system)
             assert event["retry_count"] == attempt
             assert event["status"] == ("FAILED" if attempt == 5 else "PENDING")
@@ -227,7 +227,7 @@ async def test_an_event_that_fails_max_retries_times_is_failed_and_not_retried(s
         await dead.close()
 
     live = outbox.http_delivery(system.loan.app.state.services)
-    assert await outbox.relay_once(db, live, moment + timedelta(days=1)) == 0
+    assert await outbox.relay(db, live, moment + timedelta(days=1)) == 0
     [event] = await events(system)
     assert (event["status"], event["retry_count"]) == ("FAILED", 5)
     assert (await get_customer(system, cid))["usedCredit"] == Decimal("0.00")
@@ -250,9 +250,7 @@ async def test_two_relays_running_at_once_deliver_each_event_once(system):
 
     db = system.loan.app.state.db
     now = utcnow()
-    results = await asyncio.gather(
-        outbox.relay_once(db, counting, now), outbox.relay_once(db, counting, now)
-    )
+    results = await asyncio.gather(outbox.relay(db, counting, now), outbox.relay(db, counting, now))
     assert sum(results) == 6
     assert sorted(delivered.values()) == [1] * 6
     assert {e["status"] for e in await events(system)} == {"PROCESSED"}

@@ -93,6 +93,8 @@ class _Owned:
 class SagaEngine:
     def __init__(self, definitions: Sequence[SagaDefinition], config: SagaConfig) -> None:
         self.definitions = {d.saga_type: d for d in definitions}
+        # Steps past a point of no return: a saga there is not taken over for its timeout.
+        self.forward_only = sorted({s for d in definitions for s in d.plan.forward_only_steps()})
         self.config = config
         # Counted in a registry of its own until the application gives it the service's.
         self.metrics = SagaMetrics(CollectorRegistry())
@@ -199,14 +201,11 @@ class SagaEngine:
     async def recover_once(self) -> int:
         """Take over sagas nobody works on and drive each in a task; returns how many."""
         assert self.db is not None
-        forward_only = sorted(
-            {s for d in self.definitions.values() for s in d.plan.forward_only_steps()}
-        )
         async with self.db.transaction() as conn:
             claimed = await repo.claim_sagas(
                 conn,
                 stale_seconds=self.config.stale_after.total_seconds(),
-                forward_only_steps=forward_only,
+                forward_only_steps=self.forward_only,
                 excluded=list(self.tasks),
                 limit=self.config.recovery_batch,
             )
