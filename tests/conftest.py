@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,8 +16,24 @@ from elms.core.config import Settings
 from elms.core.internal_auth import HEADER, service_credential
 from elms.core.observability import configure_logging
 from elms.services import app_factory
-from tests.support import postgres
+from tests.support import books, postgres
 from tests.support.http import serving
+
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    # Kept so a fixture's teardown knows whether the test itself passed.
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    return report
+
+
+def _passed(node: pytest.Item) -> bool:
+    report = node.stash.get(_CALL_REPORT, None)
+    return report is not None and report.passed
 
 
 @pytest.fixture(autouse=True)
@@ -48,11 +65,17 @@ class ClonedDatabase:
 
 
 @pytest.fixture
-async def database(admin_url: str, template: str, tmp_path: Path) -> AsyncIterator[ClonedDatabase]:
+async def database(
+    admin_url: str, template: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[ClonedDatabase]:
+    """A database of its own for the test, cloned from the migrated template. When the test
+    has passed, its books must balance (`elms reconcile`) before the database is dropped."""
     name = await postgres.clone(admin_url, template)
     url = postgres.on_database(admin_url, name)
     try:
         yield ClonedDatabase(url, postgres.settings_for(url, tmp_path))
+        if _passed(request.node):
+            await books.assert_books_balance(url, books.allowed_apart(request.node))
     finally:
         await postgres.drop(admin_url, name)
 
@@ -119,6 +142,9 @@ class System:
         self.settings = self.settings.model_copy(update={f"{name}_url": service.url})
         return service
 
+    def running_apps(self) -> list[Any]:
+        return [self.services[name].app for name in self.stacks]
+
     async def stop(self, name: str) -> None:
         await self.stacks.pop(name).aclose()
 
@@ -128,12 +154,14 @@ class System:
 
 
 @pytest.fixture
-async def system(database: ClonedDatabase) -> AsyncIterator[System]:
+async def system(database: ClonedDatabase, request: pytest.FixtureRequest) -> AsyncIterator[System]:
     started = System(database)
     try:
         for name in ("customer", "loan", "payment"):
             await started.start(name)
         yield started
+        if _passed(request.node):
+            await books.go_quiet(started.running_apps())
     finally:
         await started.close()
 

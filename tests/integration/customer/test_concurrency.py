@@ -8,6 +8,7 @@ from collections import Counter
 from decimal import Decimal
 
 from tests.integration.customer.helpers import (
+    CREDIT_WITHOUT_LOANS,
     CUSTOMERS,
     assert_credit_invariant,
     create_customer,
@@ -73,6 +74,7 @@ async def test_concurrent_reservations_of_uneven_amounts_fit_the_limit(customer_
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_concurrent_releases_of_one_reservation_release_it_once(customer_service):
     client = customer_service.client
     cid = (await create_customer(client, creditLimit="1000.00"))["customerId"]
@@ -92,6 +94,7 @@ async def test_concurrent_releases_of_one_reservation_release_it_once(customer_s
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_concurrent_restores_with_one_reference_restore_once(customer_service):
     client = customer_service.client
     cid = (await create_customer(client, creditLimit="1000.00"))["customerId"]
@@ -116,6 +119,7 @@ async def test_concurrent_restores_with_one_reference_restore_once(customer_serv
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_reserving_and_releasing_concurrently_keeps_the_books_balanced(customer_service):
     client = customer_service.client
     cid = (await create_customer(client, creditLimit="1000.00"))["customerId"]

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from tests.integration.customer.helpers import (
+    CREDIT_WITHOUT_LOANS,
     CUSTOMERS,
     assert_credit_invariant,
     create_customer,
@@ -243,6 +244,7 @@ async def test_releasing_without_an_amount_used_means_nothing_used(customer_serv
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_releasing_with_an_amount_used_makes_it_used_credit(customer_service):
     client = customer_service.client
     cid = (await create_customer(client, creditLimit="1000.00"))["customerId"]
@@ -268,6 +270,7 @@ async def test_releasing_with_an_amount_used_makes_it_used_credit(customer_servi
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_using_the_whole_reservation_returns_nothing(customer_service):
     client = customer_service.client
     cid = (await create_customer(client, creditLimit="1000.00"))["customerId"]
@@ -284,6 +287,7 @@ async def test_using_the_whole_reservation_returns_nothing(customer_service):
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 @pytest.mark.parametrize("used", ["0", "100.00"])
 async def test_releasing_twice_is_refused(customer_service, used):
     client = customer_service.client
@@ -366,6 +370,7 @@ async def test_a_suspended_customer_may_still_release(customer_service):
 # --- reservations list ----------------------------------------------------------------------
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_reservations_are_listed_and_filtered_by_status(customer_service):
     client = customer_service.client
     cid = (await create_customer(client))["customerId"]
@@ -438,6 +443,7 @@ async def _customer_using(client, used: str, limit: str = "1000.00") -> str:
     return cid
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_restoring_credit_moves_used_credit_back_to_available(customer_service):
     client = customer_service.client
     cid = await _customer_using(client, "600.00")
@@ -457,6 +463,7 @@ async def test_restoring_credit_moves_used_credit_back_to_available(customer_ser
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_restoring_twice_with_one_reference_changes_nothing_the_second_time(
     customer_service,
 ):
@@ -478,6 +485,7 @@ async def test_restoring_twice_with_one_reference_changes_nothing_the_second_tim
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_a_reference_reused_with_another_amount_is_refused(customer_service):
     client = customer_service.client
     cid = await _customer_using(client, "600.00")
@@ -490,6 +498,7 @@ async def test_a_reference_reused_with_another_amount_is_refused(customer_servic
     assert (await credit_row(customer_service, cid))["used_credit"] == Decimal("500.00")
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_restoring_more_than_is_used_is_refused(customer_service):
     client = customer_service.client
     cid = await _customer_using(client, "600.00")
@@ -515,6 +524,7 @@ async def test_restoring_all_used_credit_empties_it(customer_service):
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 @pytest.mark.parametrize("amount", ["0", "-1.00", "1.001"])
 async def test_a_restore_of_a_bad_amount_is_refused(customer_service, amount):
     client = customer_service.client
@@ -548,6 +558,7 @@ async def _busy_customer(client) -> str:
     return cid
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_credit_history_lists_every_change_newest_first(customer_service):
     client = customer_service.client
     cid = await _busy_customer(client)
@@ -583,6 +594,7 @@ async def test_credit_history_lists_every_change_newest_first(customer_service):
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_credit_history_is_filtered_by_transaction_type(customer_service):
     client = customer_service.client
     cid = await _busy_customer(client)
@@ -678,6 +690,7 @@ async def test_credit_history_refuses_bad_filters(customer_service, params, fiel
     assert error_fields(response) == [field]
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_credit_history_is_paged(customer_service):
     client = customer_service.client
     cid = await _busy_customer(client)

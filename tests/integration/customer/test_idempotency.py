@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 
 from tests.integration.customer.helpers import (
+    CREDIT_WITHOUT_LOANS,
     CUSTOMERS,
     assert_credit_invariant,
     create_customer,
@@ -145,6 +146,7 @@ async def test_a_refused_request_does_not_use_up_its_key(customer_service):
     assert await _reservation_count(customer_service, cid) == 1
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_a_repeated_release_replays_instead_of_refusing(customer_service):
     client = customer_service.client
     cid = (await create_customer(client, creditLimit="1000.00"))["customerId"]
@@ -161,6 +163,7 @@ async def test_a_repeated_release_replays_instead_of_refusing(customer_service):
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_a_repeated_restore_replays_the_first_answer(customer_service):
     client = customer_service.client
     cid = (await create_customer(client, creditLimit="1000.00"))["customerId"]

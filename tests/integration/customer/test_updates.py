@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.integration.customer.helpers import (
+    CREDIT_WITHOUT_LOANS,
     CUSTOMERS,
     assert_credit_invariant,
     create_customer,
@@ -183,6 +184,7 @@ async def _customer_with_usage(client, limit="10000.00"):
     return cid
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_a_new_credit_limit_recomputes_available_credit(customer_service):
     client = customer_service.client
     cid = await _customer_with_usage(client)
@@ -203,6 +205,7 @@ async def test_a_new_credit_limit_recomputes_available_credit(customer_service):
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_raising_the_credit_limit_adds_to_available_credit(customer_service):
     client = customer_service.client
     cid = await _customer_with_usage(client)
@@ -214,6 +217,7 @@ async def test_raising_the_credit_limit_adds_to_available_credit(customer_servic
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_a_credit_limit_exactly_at_usage_leaves_nothing_available(customer_service):
     client = customer_service.client
     cid = await _customer_with_usage(client)
@@ -225,6 +229,7 @@ async def test_a_credit_limit_exactly_at_usage_leaves_nothing_available(customer
     await assert_credit_invariant(customer_service, cid)
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_a_credit_limit_below_usage_is_refused(customer_service):
     client = customer_service.client
     cid = await _customer_with_usage(client)
@@ -287,6 +292,7 @@ async def test_an_account_with_an_active_reservation_cannot_close(customer_servi
     assert data(closed)["accountStatus"] == "CLOSED"
 
 
+@CREDIT_WITHOUT_LOANS
 async def test_an_account_with_used_credit_cannot_close(customer_service):
     client = customer_service.client
     cid = (await create_customer(client))["customerId"]

@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.loan.conftest import relay
 from tests.integration.loan.helpers import (
+    PLAYS_THE_PAYMENT_SERVICE,
     active_loan,
     approved_loan,
     data,
@@ -23,6 +24,8 @@ from tests.integration.loan.helpers import (
     schedule,
     whole,
 )
+
+pytestmark = PLAYS_THE_PAYMENT_SERVICE
 
 
 async def _active(system, tag: str = "payer", **overrides):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.integration.loan.conftest import body, loan_request, new_customer, relay
+from tests.integration.loan.helpers import PLAYS_THE_PAYMENT_SERVICE
 
 
 async def _reserve(customer_client, customer_id, amount, application_id):
@@ -55,6 +56,7 @@ async def test_an_approved_loan_turns_its_reservation_into_used_credit_exactly_o
     )
 
 
+@PLAYS_THE_PAYMENT_SERVICE
 async def test_a_loan_disbursed_and_paid_installment_by_installment_is_paid_off(system):
     customer = await new_customer(system.customer.client, tag="payer")
     cid = customer["customerId"]
@@ -101,6 +103,7 @@ async def test_a_loan_disbursed_and_paid_installment_by_installment_is_paid_off(
     assert final["paymentHistory"]["totalPaid"] == final["totalRepaymentAmount"]
 
 
+@PLAYS_THE_PAYMENT_SERVICE
 async def test_apply_payment_refuses_a_stale_version_and_replays_a_repeat(system):
     customer = await new_customer(system.customer.client, tag="stale")
     loan = body(
@@ -148,6 +151,7 @@ async def test_apply_payment_refuses_a_stale_version_and_replays_a_repeat(system
     assert [r["status"] for r in rows["installments"][:2]] == ["PAID", "PENDING"]
 
 
+@PLAYS_THE_PAYMENT_SERVICE
 async def test_a_partial_payment_shows_what_principal_and_interest_remain(system):
     customer = await new_customer(system.customer.client, tag="partial")
     loan = body(

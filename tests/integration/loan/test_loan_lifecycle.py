@@ -12,6 +12,7 @@ import pytest
 
 from elms.core.clock import today
 from tests.integration.loan.helpers import (
+    PLAYS_THE_PAYMENT_SERVICE,
     act,
     active_loan,
     approved_loan,
@@ -267,7 +268,15 @@ async def test_a_disbursement_in_the_future_or_before_the_application_is_refused
 
 
 @pytest.mark.parametrize(
-    "status", ["PENDING_APPROVAL", "APPROVED", "REJECTED", "CANCELLED", "ACTIVE", "PAID_OFF"]
+    "status",
+    [
+        "PENDING_APPROVAL",
+        "APPROVED",
+        "REJECTED",
+        "CANCELLED",
+        "ACTIVE",
+        pytest.param("PAID_OFF", marks=PLAYS_THE_PAYMENT_SERVICE),
+    ],
 )
 async def test_every_move_the_lifecycle_does_not_allow_is_an_invalid_loan_state(system, status):
     loan = await _loan_in(system, status)

@@ -10,6 +10,7 @@ import pytest
 from tests.integration.loan.conftest import new_customer
 from tests.integration.loan.helpers import (
     LOANS,
+    PLAYS_THE_PAYMENT_SERVICE,
     act,
     active_loan,
     create,
@@ -22,6 +23,7 @@ from tests.integration.loan.helpers import (
 )
 
 
+@PLAYS_THE_PAYMENT_SERVICE
 async def test_a_loan_shows_its_progress_and_payment_history(system):
     loan = await active_loan(system, "reader", installmentCount=6)
     shown = await get_loan(system, loan["loanId"])
@@ -80,6 +82,7 @@ async def test_the_installments_summary_of_a_new_loan(system):
     assert summary["nextDueAmount"] == Decimal("1066.19")
 
 
+@PLAYS_THE_PAYMENT_SERVICE
 async def test_the_installments_summary_follows_payments(system):
     loan = await active_loan(system, "summary", installmentCount=6)
     rows = (await schedule(system, loan["loanId"]))["installments"]
@@ -112,6 +115,7 @@ async def test_the_installments_summary_follows_payments(system):
     assert shown["installments"][1]["paidAmount"] == part
 
 
+@PLAYS_THE_PAYMENT_SERVICE
 async def test_a_paid_off_loan_has_nothing_due(system):
     loan = await active_loan(system, "done", installmentCount=6)
     rows = (await schedule(system, loan["loanId"]))["installments"]

@@ -10,6 +10,7 @@ from decimal import Decimal
 from elms.core.clock import utcnow
 from elms.loan import service, workers
 from tests.integration.loan.helpers import (
+    PLAYS_THE_PAYMENT_SERVICE,
     active_loan,
     approved_loan,
     data,
@@ -26,6 +27,7 @@ async def _statuses(system, loan_id: str) -> list[str]:
     return [i["status"] for i in (await schedule(system, loan_id))["installments"]]
 
 
+@PLAYS_THE_PAYMENT_SERVICE
 async def test_unpaid_installments_past_due_become_overdue_and_paid_ones_stay_paid(system):
     loan = await active_loan(system, "late", disbursement_date="2025-01-20", **OLD)
     rows = (await schedule(system, loan["loanId"]))["installments"]
@@ -61,6 +63,7 @@ async def test_unpaid_installments_past_due_become_overdue_and_paid_ones_stay_pa
     assert await service.mark_overdue(db, date(2025, 5, 1), utcnow()) == 0
 
 
+@PLAYS_THE_PAYMENT_SERVICE
 async def test_an_overdue_installment_can_still_be_paid(system):
     loan = await active_loan(system, "catch-up", disbursement_date="2025-01-20", **OLD)
     rows = (await schedule(system, loan["loanId"]))["installments"]

@@ -11,10 +11,13 @@ from tests.integration.payment.helpers import (
     apply,
     borrower_with_loan,
     calculate,
+    complete,
     data,
     error,
+    fail,
     get_loan,
     recorded,
+    restore,
 )
 
 
@@ -42,3 +45,9 @@ async def test_two_payments_applied_at_the_same_moment_pay_installment_one_only_
     assert [i["status"] == "PAID" for i in after["installments"]] == [True] + [False] * 5
     assert after["installments"][0]["paidAmount"] == won["paymentAmount"]
     assert after["outstandingAmount"] == loan["loanAmount"] - won["principalPaid"]
+    # Each saga ends as the gateway's would: the winner restores credit and completes, the
+    # loser's payment fails (its compensation), and the books balance.
+    await restore(system, won)
+    assert (await complete(system, won["paymentId"])).status_code == 200
+    beaten = two if won is one else one
+    assert (await fail(system, beaten["paymentId"])).status_code == 200

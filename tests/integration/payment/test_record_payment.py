@@ -19,6 +19,7 @@ from tests.integration.payment.helpers import (
     as_json,
     borrower_with_loan,
     calculate,
+    complete,
     counts,
     customer,
     data,
@@ -31,6 +32,7 @@ from tests.integration.payment.helpers import (
     installments,
     record,
     recorded,
+    restore,
 )
 
 
@@ -139,6 +141,8 @@ async def test_a_partial_payment_leaves_the_next_installment_partially_paid(syst
     assert rows[1]["status"] == "PARTIALLY_PAID"
     assert rows[1]["remainingAmount"] == partial["remainingAmount"]
     assert rows[1]["paidAmount"] == Decimal("250.00")
+    await restore(system, payment)
+    assert (await complete(system, payment["paymentId"])).status_code == 200
 
 
 async def test_account_numbers_are_masked_in_the_answer_and_in_the_database(system):

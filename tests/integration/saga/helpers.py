@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 from elms.core.clock import today
-from elms.reconcile import reconcile, render
 from tests.integration.loan.conftest import body, loan_request, new_customer, relay
+from tests.support import books
 from tests.support.waiting import until
 
 LOANS = "/api/v1/loans"
@@ -178,9 +178,7 @@ async def first_installment_due(gateway: Any, loan_id: str) -> Decimal:
 
 
 async def books_balance(system: Any, database: Any) -> None:
-    """Every event of the loan service delivered, then every invariant of architecture.md §4
-    checked across the four schemas (`elms reconcile`)."""
-    while await relay(system):
-        pass
-    report = await reconcile(database.admin_url)
-    assert report.balanced, render(report)
+    """Every event due delivered, then every invariant of architecture.md §4 checked across the
+    four schemas (`elms reconcile`)."""
+    await books.go_quiet(system.running_apps())
+    await books.assert_books_balance(database.admin_url)
