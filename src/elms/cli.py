@@ -55,6 +55,8 @@ def serve(
     """Run one service alone (how it is deployed at scale)."""
     import uvicorn
 
+    from elms.core.service_client import SERVER_KEEP_ALIVE_SECONDS
+
     if service not in APPLICATIONS:
         raise typer.BadParameter(f"one of {', '.join(APPLICATIONS)}", param_hint="SERVICE")
     settings = _settings()
@@ -66,6 +68,8 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Longer than the callers keep an idle connection (elms.core.service_client).
+        timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
     )
 
 

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from elms.core.service_client import SERVER_KEEP_ALIVE_SECONDS
+
 
 @asynccontextmanager
 async def serving(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
@@ -18,7 +20,13 @@ async def serving(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
+    )
     config.load()
     server = uvicorn.Server(config)
     server.lifespan = config.lifespan_class(config)

@@ -1,12 +1,14 @@
-"""Calls from one service to another: one pooled HTTP client, exact JSON, timeouts, and the
-request id passed along so a request can be followed across services in the logs."""
+"""Calls from one service to another: a pool of connections per service, exact JSON, timeouts,
+and the request id passed along so a request can be followed across services in the logs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
+import yarl
 
 from elms.core import jsoncodec
 from elms.core.context import request_id_var, saga_id_var
@@ -44,11 +46,52 @@ class ServiceInterrupted(ServiceUnavailable):
     """The connection broke after the request was sent: the service may have acted."""
 
 
-# Connections kept open to each service. httpcore looks at every connection of a pool (and
-# polls every idle socket) on each request, so one small pool per service costs far less than
-# one large pool for all (docs/performance.md).
-KEEPALIVE_PER_SERVICE = 16
-CONNECTIONS_PER_SERVICE = 100
+# Connections to each replica: at most this many at once, and an idle one closed well before the
+# service closes it (SERVER_KEEP_ALIVE_SECONDS, given to every service's uvicorn), so a request
+# never goes out on a connection the service is closing. aiohttp, not httpx: httpx spent over
+# ten times the CPU per call under concurrency (docs/performance.md).
+CONNECTIONS_PER_REPLICA = 100
+SERVER_KEEP_ALIVE_SECONDS = 5
+IDLE_CONNECTION_SECONDS = 2.0
+# A call as a whole (body written, answer read) ends within this many call timeouts, however
+# slowly an answer trickles in.
+WHOLE_CALL_TIMEOUTS = 3
+
+
+class _Lost(aiohttp.ClientConnectionError):
+    """The connection failed once the request was under way."""
+
+
+async def _never_resend(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """aiohttp sends a GET, PUT or DELETE a second time when its connection fails, even after the
+    service has read it; a resent PUT could act twice, and a failure of the second attempt would
+    look like "never sent". What is retried, and how, is the caller's to decide (the sagas re-run
+    a step under its idempotency key), so a failed connection is reported, never resent."""
+    try:
+        return await handler(request)
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+        raise  # no connection was made: nothing was sent
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as error:
+        raise _Lost(f"{type(error).__name__}: {error}") from error
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """An answer as it came: for the gateway to pass on, or for `call` to parse."""
+
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive
+    content: bytes
+
+
+def _url(address: str, params: Mapping[str, Any] | str | None) -> yarl.URL:
+    url = yarl.URL(address)  # the path quoted where it needs to be
+    if isinstance(params, str) and params:
+        # Verbatim: re-quoting would turn an escaped `&` or `=` into a separator.
+        return yarl.URL(f"{url}?{params}", encoded=True)
+    return url
 
 
 class ServiceClient:
@@ -65,16 +108,40 @@ class ServiceClient:
             for name, urls in base_urls.items()
         }
         self._next = dict.fromkeys(self.replicas, 0)
-        self.http = {
-            name: httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
-                limits=httpx.Limits(
-                    max_connections=CONNECTIONS_PER_SERVICE,
-                    max_keepalive_connections=KEEPALIVE_PER_SERVICE,
+        # Waiting for a pooled connection and connecting within t (3 s for the socket itself),
+        # then t for each read, and the whole call within WHOLE_CALL_TIMEOUTS × t.
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout_seconds * WHOLE_CALL_TIMEOUTS,
+            connect=timeout_seconds,
+            sock_connect=min(timeout_seconds, 3.0),
+            sock_read=timeout_seconds,
+        )
+        # One session (one pool) per service, opened on first use: aiohttp binds a session to
+        # the running event loop.
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._closed = False
+
+    def _session(self, service: str) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ServiceUnavailable(f"{service}: this service is stopping")
+        session = self._sessions.get(service)
+        if session is None:
+            session = self._sessions[service] = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=0,  # each replica has its own budget, below
+                    limit_per_host=CONNECTIONS_PER_REPLICA,
+                    keepalive_timeout=IDLE_CONNECTION_SECONDS,
                 ),
+                timeout=self._timeout,
+                middlewares=(_never_resend,),
+                # Shared by every caller: nothing of one answer may ride along on the next.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                # A body goes with the caller's Content-Type or none (never a guessed one), and
+                # an answer comes back as the service wrote it (no compression asked for).
+                skip_auto_headers=("Content-Type", "Accept-Encoding"),
+                auto_decompress=False,
             )
-            for name in self.replicas
-        }
+        return session
 
     async def send(
         self,
@@ -84,8 +151,10 @@ class ServiceClient:
         *,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
-        params: Any = None,
-    ) -> httpx.Response:
+        params: Mapping[str, Any] | str | None = None,
+    ) -> RawResponse:
+        """`params` is a mapping to encode, or a query string already encoded (as the gateway
+        received it)."""
         headers = {**(headers or {}), "X-ELMS-Service-Token": self.credential}
         replicas = self.replicas[service]
         start = self._next[service]
@@ -94,23 +163,32 @@ class ServiceClient:
         for i in range(len(replicas)):
             base = replicas[(start + i) % len(replicas)]
             try:
-                return await self.http[service].request(
-                    method, base + path, content=content, headers=headers, params=params
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                async with self._session(service).request(
+                    method,
+                    _url(base + path, params),
+                    data=content or None,
+                    headers=headers,
+                    params=None if isinstance(params, str) else params,
+                    allow_redirects=False,
+                ) as answer:
+                    return RawResponse(answer.status, answer.headers, await answer.read())
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
+                # Refused, or no connection made (or freed in our pool) in time: the request
+                # never left, so the next replica may have it.
                 last = error
-            except httpx.PoolTimeout as error:
-                # No connection of our own pool came free: the request never left.
-                raise ServiceUnavailable(f"{service}: client pool exhausted") from error
-            except httpx.TimeoutException as error:
+            except TimeoutError as error:
+                # Reading (SocketTimeoutError), or the call as a whole past its limit.
                 raise ServiceTimeout(f"{service}: no answer in time") from error
-            except httpx.HTTPError as error:
+            except aiohttp.ClientError as error:
+                # Anything else happened after the request went out (or may have).
                 raise ServiceInterrupted(f"{service}: {type(error).__name__}") from error
         raise ServiceUnavailable(f"{service}: no replica reachable") from last
 
     async def close(self) -> None:
-        for client in self.http.values():
-            await client.aclose()
+        self._closed = True
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            await session.close()
 
     async def call(
         self,

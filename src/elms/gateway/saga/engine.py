@@ -135,7 +135,8 @@ class SagaEngine:
         """Record a new saga; in the caller's transaction when there is one (an idempotency
         key's claim), so the key and the saga exist together or not at all."""
         assert self.db is not None
-        async with self.db.transaction() as conn:
+        # One statement is atomic on its own: no BEGIN and COMMIT round trips around it.
+        async with self.db.connection() as conn:
             await repo.insert_saga(conn, state)
         self.metrics.started(state)
 
@@ -426,7 +427,9 @@ class SagaEngine:
 
     async def _save(self, owned: _Owned, state: SagaState) -> None:
         assert self.db is not None
-        async with self.db.transaction() as conn:
+        # One conditional UPDATE, atomic on its own (the most frequent write of the gateway:
+        # before and after every step), so no BEGIN and COMMIT round trips around it.
+        async with self.db.connection() as conn:
             version = await repo.save_saga(conn, state)
         if version is None:
             raise SagaTakenOver(state.saga_id)
