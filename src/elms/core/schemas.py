@@ -19,13 +19,24 @@ Identifier = Annotated[
 
 
 class CamelModel(BaseModel):
-    """camelCase on the wire, snake_case in Python (api.md §1 "Names and types")."""
+    """camelCase on the wire, snake_case in Python (api.md §1 "Names and types"). Answers are
+    built from rows by their snake_case names."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
+    )
 
     def wire(self) -> dict[str, Any]:
         """The JSON-ready form: camelCase keys, Decimal and dates kept for the exact encoder."""
         return self.model_dump(by_alias=True)
+
+
+class WireModel(CamelModel):
+    """A request body: read by its camelCase names only, and nothing else. Were `credit_limit`
+    read as `creditLimit`, a gateway rule that guards `creditLimit` would miss it; an unknown
+    field is a 400 naming it, never silently dropped."""
+
+    model_config = ConfigDict(validate_by_name=False, extra="forbid")
 
 
 def _exact_money(value: Any) -> Decimal:
@@ -71,8 +82,11 @@ class Page(CamelModel, Generic[T]):
         )
 
 
-class IncomingEvent(CamelModel):
-    """An outbox event as the relay delivers it (elms.core.outbox)."""
+class IncomingEvent(WireModel):
+    """An outbox event as the relay delivers it (elms.core.outbox). A tolerant reader: a field
+    a newer sender adds must not make this service refuse the event for good."""
+
+    model_config = ConfigDict(extra="ignore")
 
     event_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
     event_type: Annotated[str, Field(min_length=1, max_length=100)]

@@ -61,6 +61,8 @@ class CreditTransaction(StrEnum):
     CREDIT_USED = "CREDIT_USED"
     CREDIT_EXPIRED = "CREDIT_EXPIRED"
     CREDIT_RESTORED = "CREDIT_RESTORED"
+    # No credit moves (it came back payment by payment); the history shows the loan ended.
+    LOAN_PAID_OFF = "LOAN_PAID_OFF"
 
 
 @dataclass(frozen=True)

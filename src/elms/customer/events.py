@@ -19,7 +19,7 @@ from asyncpg import Connection
 from elms.core import outbox
 from elms.core.database import Database
 from elms.core.errors import invalid, not_found
-from elms.core.money import MoneyFormatError, parse_money
+from elms.core.money import ZERO, MoneyFormatError, parse_money
 from elms.customer import domain
 from elms.customer import repository as repo
 from elms.customer.domain import CreditPosition, CreditTransaction, ReservationStatus
@@ -162,8 +162,28 @@ async def _loan_closed_unused(conn: Connection, event: LoanEvent, now: datetime)
     )
 
 
+async def _loan_paid_off(conn: Connection, event: LoanEvent, now: datetime) -> None:
+    """architecture.md §4: a loan paid off goes into the customer's credit history. Its credit
+    came back with each payment (CREDIT_RESTORED), so this row moves nothing."""
+    customer = await repo.lock_customer(conn, event.customer_id)
+    if customer is None:
+        raise not_found("Customer", event.customer_id)
+    position = customer.credit
+    await _history(
+        conn,
+        event,
+        CreditTransaction.LOAN_PAID_OFF,
+        ZERO,
+        position,
+        position,
+        f"Loan {event.loan_id} of {event.loan_amount} paid off",
+        now,
+    )
+
+
 _HANDLERS = {
     "LOAN_APPROVED": _loan_approved,
     "LOAN_REJECTED": _loan_closed_unused,
     "LOAN_CANCELLED": _loan_closed_unused,
+    "LOAN_PAID_OFF": _loan_paid_off,
 }

@@ -9,10 +9,9 @@ from typing import Annotated
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from elms.core.clock import today
-from elms.core.schemas import CamelModel, Identifier, NonNegativeMoney, PositiveMoney
+from elms.core.schemas import CamelModel, Identifier, NonNegativeMoney, PositiveMoney, WireModel
 from elms.customer.domain import (
     AccountStatus,
-    CreditTransaction,
     EmploymentStatus,
     IdentificationType,
     KycStatus,
@@ -45,7 +44,7 @@ def _lower_email(value: str | None) -> str | None:
     return value.lower() if value is not None else None
 
 
-class AddressIn(CamelModel):
+class AddressIn(WireModel):
     address_type: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
     ] = "PRIMARY"
@@ -59,7 +58,7 @@ class AddressIn(CamelModel):
     is_primary: bool = False
 
 
-class AddressUpdate(CamelModel):
+class AddressUpdate(WireModel):
     address_type: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
     ) = None
@@ -93,7 +92,7 @@ class AddressOut(CamelModel):
     updated_at: datetime
 
 
-class CustomerCreate(CamelModel):
+class CustomerCreate(WireModel):
     customer_id: Identifier | None = None
     first_name: Name
     last_name: Name
@@ -112,7 +111,7 @@ class CustomerCreate(CamelModel):
     _email = field_validator("email")(_lower_email)
 
 
-class CustomerUpdate(CamelModel):
+class CustomerUpdate(WireModel):
     """Fields given are changed, the rest left alone. `version` here or in If-Match."""
 
     version: Annotated[int, Field(ge=1, strict=True)] | None = None
@@ -159,7 +158,7 @@ class CustomerOut(CamelModel):
     addresses: list[AddressOut] | None = None
 
 
-class ReserveCreditRequest(CamelModel):
+class ReserveCreditRequest(WireModel):
     amount: PositiveMoney
     purpose: Text100
     reservation_timeout: Annotated[int, Field(ge=1, le=86400, strict=True)] = 300
@@ -167,14 +166,14 @@ class ReserveCreditRequest(CamelModel):
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
-class ReleaseCreditRequest(CamelModel):
+class ReleaseCreditRequest(WireModel):
     reservation_id: Identifier
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
     actual_amount_used: NonNegativeMoney = Decimal("0.00")
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
-class RestoreCreditRequest(CamelModel):
+class RestoreCreditRequest(WireModel):
     amount: PositiveMoney
     reference_id: Identifier
     reference_type: Annotated[str, StringConstraints(min_length=1, max_length=50)] = "PAYMENT"
@@ -222,12 +221,6 @@ class HistoryOut(CamelModel):
     reference_type: str | None
     description: str | None
     created_at: datetime
-
-
-class HistoryFilter(CamelModel):
-    from_date: date | None = None
-    to_date: date | None = None
-    transaction_type: CreditTransaction | None = None
 
 
 ReservationStatusFilter = ReservationStatus

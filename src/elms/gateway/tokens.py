@@ -118,4 +118,7 @@ def verify(token: str, key: object, *, issuer: str, audience: str, algorithm: st
     customer_id = claims.get("customerId")
     if role is Role.CUSTOMER and not customer_id:
         raise unauthorized("A customer's token must name its customerId")
-    return Principal(claims["sub"], role, frozenset(scopes), customer_id, claims.get("sid"))
+    # An identity provider's token may list any scope; a role never gets more than its own
+    # (a CUSTOMER token carrying `loan:approve` could otherwise approve its own loan).
+    allowed = frozenset(scopes) & frozenset(ROLE_SCOPES[role])
+    return Principal(claims["sub"], role, allowed, customer_id, claims.get("sid"))

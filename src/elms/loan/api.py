@@ -29,6 +29,7 @@ from elms.loan.schemas import (
     InstallmentOut,
     LoanOut,
     LoanRequest,
+    PreviewRequest,
     RejectRequest,
     SagaLoanRequest,
     ScheduleRequest,
@@ -154,7 +155,7 @@ async def _rate_policy(call: CallDep) -> None:
 
 
 @loans.post("/preview", dependencies=[Depends(_rate_policy)])
-async def preview_loan(body: ScheduleRequest, call: CallDep) -> Response:
+async def preview_loan(body: PreviewRequest, call: CallDep) -> Response:
     service.check_rate_policy(body.interest_rate, call.settings)
     schedule = service.preview(body, utcnow().date())
     return envelope.success(_preview(schedule, body), "Schedule preview")
@@ -172,7 +173,8 @@ async def _create(request: SagaLoanRequest, call: Call) -> Response:
 
 @loans.post("", status_code=201, dependencies=[Depends(_rate_policy)])
 async def create_loan(body: LoanRequest, call: CallDep) -> Response:
-    return await _create(SagaLoanRequest(**body.model_dump()), call)
+    # The public request, with no saga and no applicant seen: already validated, read by name.
+    return await _create(SagaLoanRequest.model_validate(body.model_dump(), by_name=True), call)
 
 
 @internal.post("/loans/validate", dependencies=[Depends(_rate_policy)])

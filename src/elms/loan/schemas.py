@@ -7,10 +7,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from elms.core.clock import today
-from elms.core.schemas import CamelModel, Identifier, Money, NonNegativeMoney, PositiveMoney, Rate
+from elms.core.schemas import (
+    CamelModel,
+    Identifier,
+    Money,
+    NonNegativeMoney,
+    PositiveMoney,
+    Rate,
+    WireModel,
+)
 from elms.loan.domain import CollateralType, LoanType
 from elms.loan.schedule import ALLOWED_COUNTS, InterestMethod
 
@@ -34,7 +42,7 @@ def _not_in_future(value: date | None) -> date | None:
     return value
 
 
-class Collateral(CamelModel):
+class Collateral(WireModel):
     type: CollateralType = CollateralType.NONE
     value: NonNegativeMoney = Decimal("0.00")
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
@@ -44,7 +52,7 @@ class Collateral(CamelModel):
 MAX_DISBURSEMENT_DELAY_DAYS = 366
 
 
-class ScheduleRequest(CamelModel):
+class ScheduleRequest(WireModel):
     """What a schedule depends on: the calculator of `POST /loans/preview` takes just this."""
 
     loan_amount: PositiveMoney
@@ -84,6 +92,14 @@ class ScheduleRequest(CamelModel):
         return wanted
 
 
+class PreviewRequest(ScheduleRequest):
+    """The calculator of `POST /loans/preview` takes a loan request as it is: the fields a
+    schedule does not depend on are ignored (a field under its Python name still counts as
+    missing its wire name)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 class ApplicantSnapshot(CamelModel):
     """What the saga's VALIDATE_CUSTOMER step saw of the customer; without it the loan service
     asks the customer service."""
@@ -117,28 +133,28 @@ class SagaLoanRequest(LoanRequest):
     applicant: ApplicantSnapshot | None = None
 
 
-class ApproveRequest(CamelModel):
+class ApproveRequest(WireModel):
     notes: Text | None = None
     conditions: dict[str, Any] | list[Any] | None = None
     officer_id: Identifier | None = None
 
 
-class RejectRequest(CamelModel):
+class RejectRequest(WireModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     officer_id: Identifier | None = None
 
 
-class CancelRequest(CamelModel):
+class CancelRequest(WireModel):
     reason: Text | None = None
 
 
-class DisburseRequest(CamelModel):
+class DisburseRequest(WireModel):
     disbursement_date: date | None = None
 
     _dates = field_validator("disbursement_date")(_not_in_future)
 
 
-class InstallmentPaymentIn(CamelModel):
+class InstallmentPaymentIn(WireModel):
     installment_number: Annotated[int, Field(ge=1, strict=True)]
     principal_paid: NonNegativeMoney
     interest_paid: NonNegativeMoney
@@ -146,7 +162,7 @@ class InstallmentPaymentIn(CamelModel):
     discount_applied: NonNegativeMoney = Decimal("0.00")
 
 
-class ApplyPaymentRequest(CamelModel):
+class ApplyPaymentRequest(WireModel):
     payment_id: Identifier
     expected_version: Annotated[int, Field(ge=1, strict=True)]
     paid_at: datetime
@@ -214,7 +230,7 @@ class LoanOut(CamelModel):
     saga_id: str | None
 
 
-class VerifyDocumentRequest(CamelModel):
+class VerifyDocumentRequest(WireModel):
     status: Literal["VERIFIED", "REJECTED"]
     verified_by: Identifier | None = None
 

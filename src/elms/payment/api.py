@@ -18,7 +18,7 @@ from elms.core.errors import invalid
 from elms.core.money import ZERO
 from elms.core.schemas import Page
 from elms.core.web import CallDep, PageNumber, PageSize, router
-from elms.payment import service
+from elms.payment import domain, service
 from elms.payment.allocation import Allocation, payable, payment_window, quote
 from elms.payment.domain import PaymentStatus
 from elms.payment.schemas import (
@@ -205,8 +205,11 @@ async def loan_payments(
 @internal.post("/validate")
 async def validate_payment(body: PaymentRequest) -> Response:
     """The gateway's check of a payment request before it starts a saga: 400 with every problem,
-    or the request as the saga will send it."""
-    return envelope.success(body.wire(), "Payment request is valid")
+    or the request as the saga will send it. Its bank details come back masked, as they will be
+    stored: the saga keeps the request in the gateway's schema (masking twice changes nothing)."""
+    request = body.wire()
+    request["bankDetails"] = domain.mask_bank_details(request.get("bankDetails"))
+    return envelope.success(request, "Payment request is valid")
 
 
 @internal.post("", status_code=201)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, field_validator
 
 from elms.core.clock import today
-from elms.core.schemas import CamelModel, Identifier, PositiveMoney
+from elms.core.schemas import CamelModel, Identifier, PositiveMoney, WireModel
 from elms.payment.allocation import PaymentMethod
 
 InstallmentNumbers = Annotated[list[Annotated[int, Field(ge=1, strict=True)]], Field(max_length=24)]
@@ -21,7 +21,7 @@ def _not_in_future(value: date | None) -> date | None:
     return value
 
 
-class CalculateRequest(CamelModel):
+class CalculateRequest(WireModel):
     loan_id: Identifier
     payment_amount: PositiveMoney | None = None
     payment_date: date | None = None
@@ -31,7 +31,7 @@ class CalculateRequest(CamelModel):
     _date = field_validator("payment_date")(_not_in_future)
 
 
-class PaymentRequest(CamelModel):
+class PaymentRequest(WireModel):
     """`POST /api/v1/payments` as a client sends it (the gateway's saga validates it here)."""
 
     loan_id: Identifier
@@ -57,7 +57,7 @@ class RecordPaymentRequest(PaymentRequest):
     payment_id: Identifier | None = None
 
 
-class FailPaymentRequest(CamelModel):
+class FailPaymentRequest(WireModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 

@@ -140,6 +140,47 @@ async def test_a_customer_reaches_only_their_own_customer_loans_and_payments(gat
     assert await status("POST", "/api/v1/loans", loan_request(theirs["customerId"])) == 403
 
 
+async def test_a_field_under_its_python_name_is_refused_not_slipped_past_the_gateway(
+    gateway, system
+):
+    """The gateway guards `creditLimit`, `kycStatus`, `loanId`, `paymentDate` by their wire
+    names; the services read those names only, so `credit_limit` is no way around it."""
+    mine = await new_customer(system.customer.client, tag="snake")
+    theirs = await new_customer(system.customer.client, tag="snake-theirs")
+    their_loan = body(
+        await system.loan.client.post("/api/v1/loans", json=loan_request(theirs["customerId"]))
+    )["data"]
+    me = {"Authorization": bearer(system.settings, "CUSTOMER", mine["customerId"])}
+
+    def fields(response) -> set[str]:
+        return {d["field"] for d in body(response)["error"]["details"]}
+
+    update = await gateway.client.put(
+        f"/api/v1/customers/{mine['customerId']}",
+        json={"version": mine["version"], "credit_limit": "999999.00", "kyc_status": "PENDING"},
+        headers=me,
+    )
+    assert update.status_code == 400, update.text
+    assert fields(update) == {"credit_limit", "kyc_status"}
+    quote = await gateway.client.post(
+        "/api/v1/payments/calculate", json={"loan_id": their_loan["loanId"]}, headers=me
+    )
+    assert quote.status_code == 400, quote.text
+    assert "loan_id" in fields(quote)
+    paid = await gateway.client.post(
+        "/api/v1/payments",
+        json={"loan_id": their_loan["loanId"], "paymentAmount": "10.00", "paymentMethod": "ACH"},
+        headers=me,
+    )
+    assert paid.status_code == 400, paid.text
+    assert "loan_id" in fields(paid)
+    unchanged = body(await system.customer.client.get(f"/api/v1/customers/{mine['customerId']}"))
+    assert (unchanged["data"]["creditLimit"], unchanged["data"]["kycStatus"]) == (
+        mine["creditLimit"],
+        mine["kycStatus"],
+    )
+
+
 async def test_an_officer_may_approve_and_read_everyone(gateway, system):
     customer = await new_customer(system.customer.client, tag="officer", kyc=False)
     loan = body(

@@ -16,6 +16,7 @@ def body(response: httpx.Response) -> Any:
 
 
 async def new_customer(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    verify = overrides.pop("kyc", True)
     payload = {
         "firstName": "Loan",
         "lastName": "Applicant",
@@ -28,7 +29,7 @@ async def new_customer(client: httpx.AsyncClient, **overrides: Any) -> dict[str,
     created = await client.post("/api/v1/customers", json=payload)
     assert created.status_code == 201, created.text
     customer = body(created)["data"]
-    if payload.get("kyc", True):
+    if verify:
         verified = await client.put(
             f"/api/v1/customers/{customer['customerId']}",
             json={"version": customer["version"], "kycStatus": "VERIFIED"},

@@ -24,6 +24,7 @@ from tests.integration.loan.helpers import (
     detail,
     error,
     failed_checks,
+    fields,
     get_customer,
     loan_val,
     reserve,
@@ -496,9 +497,9 @@ async def test_with_a_snapshot_the_customer_service_is_not_asked_at_all(system):
     assert data(response)["status"] == "APPROVED"
 
 
-async def test_a_snapshot_sent_to_the_public_route_is_ignored(system):
-    """Only the saga may vouch for a customer: on the public route the customer service is
-    asked, whatever credit a client claims."""
+async def test_a_snapshot_sent_to_the_public_route_is_refused(system):
+    """Only the saga may vouch for a customer: the public route has no such fields, and a
+    client that sends them is told so (nothing is created)."""
     customer = await new_customer(system.customer.client, creditLimit="1000.00")
     response = await system.loan.client.post(
         LOANS,
@@ -508,9 +509,9 @@ async def test_a_snapshot_sent_to_the_public_route_is_ignored(system):
             sagaId="SAGA-FORGED",
         ),
     )
-    assert response.status_code == 422
-    assert error(response)["code"] == "INSUFFICIENT_CREDIT"
-    assert error(response)["availableCredit"] == Decimal("1000.00")
+    assert response.status_code == 400
+    assert fields(response) == {"applicant", "sagaId"}
+    assert (await counts(system))["loans"] == 0
 
 
 async def test_a_repeated_saga_id_gives_the_same_loan(system):

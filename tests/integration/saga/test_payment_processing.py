@@ -17,6 +17,7 @@ from tests.integration.saga.helpers import (
     books_balance,
     data,
     error,
+    first_installment_due,
     get_customer,
     get_loan,
     loan_lock,
@@ -78,6 +79,15 @@ async def test_a_loan_is_paid_off_late_on_time_and_early_and_every_book_agrees(
     assert error(more)["code"] == "INVALID_LOAN_STATE"
     assert error(more)["failedStep"] == "CALCULATE"
     await books_balance(system, database)
+    # The pay-off reached the customer's credit history (architecture.md §4), moving nothing.
+    history = await system.customer.client.get(
+        f"/api/v1/customers/{loan['customerId']}/credit/history",
+        params={"transactionType": "LOAN_PAID_OFF"},
+    )
+    [paid_off] = data(history)["content"]
+    assert (paid_off["amount"], paid_off["referenceId"]) == (Decimal("0.00"), loan["loanId"])
+    assert paid_off["previousAvailableCredit"] == paid_off["newAvailableCredit"]
+    assert paid_off["newAvailableCredit"] == person["creditLimit"]
 
 
 async def test_a_payment_too_low_is_refused_before_anything_is_recorded(system, gateway, database):
@@ -180,3 +190,21 @@ async def _books_agree(system, loan_id: str, loan: dict) -> None:
     for earlier, later in itertools.pairwise(completed):
         assert later["balance_before"] == earlier["balance_after"]
     assert completed[-1]["balance_after"] == loan["outstandingAmount"]
+
+
+async def test_bank_details_are_masked_before_the_saga_keeps_the_request(system, gateway):
+    loan = await active_loan(system, gateway, "masked", disbursed=today() - timedelta(days=100))
+    details = {"bankName": "First Bank", "accountNumber": "123456789012", "iban": "DE89370400"}
+
+    amount = await first_installment_due(gateway, loan["loanId"])
+    paid = await pay(gateway, loan["loanId"], amount, bankDetails=details)
+
+    assert paid.status_code == 201, paid.text
+    masked = {"bankName": "First Bank", "accountNumber": "********9012", "iban": "******0400"}
+    assert data(paid)["bankDetails"] == masked
+    async with gateway.app.state.db.connection() as conn:
+        kept = await conn.fetchval(
+            "SELECT saga_data::text FROM saga_states WHERE saga_id = $1", data(paid)["sagaId"]
+        )
+    assert "123456789012" not in kept and "DE89370400" not in kept
+    assert "********9012" in kept

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from elms.core.schemas import CamelModel
+from elms.core.schemas import WireModel
 from elms.gateway.saga.state import Policy
 
 
-class SagaOptions(CamelModel):
+class SagaOptions(WireModel):
+    """Read from the whole body of `POST /api/v1/saga/loan-creation`: the loan's fields are the
+    loan service's to check."""
+
+    model_config = ConfigDict(extra="ignore")
+
     # Seconds until an unfinished saga is compensated; the gateway's default when absent.
     saga_timeout: Annotated[int, Field(ge=1, le=86400, strict=True)] | None = None
     compensation_policy: Policy = Policy.AUTOMATIC
