@@ -1,9 +1,12 @@
-"""The `elms` command: up | serve | migrate | token | demo | reconcile."""
+"""The `elms` command: up | serve | migrate | token | demo | reconcile | backup | restore |
+db-stats."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -162,6 +165,15 @@ def migrate(
     print(f"Schemas ready: {', '.join(SERVICES[s].schema for s in chosen)}")
 
 
+def _admin(settings: Settings) -> str:
+    admin = cluster.admin_url(settings, list(SERVICES))
+    if admin is None:
+        raise typer.BadParameter(
+            "every service has its own database URL; set ELMS_DATABASE_URL to an administrator's"
+        )
+    return admin
+
+
 @app.command()
 def reconcile(
     as_json: Annotated[bool, typer.Option("--json", help="The report as JSON")] = False,
@@ -173,13 +185,83 @@ def reconcile(
     from elms.reconcile import reconcile as check
     from elms.reconcile import render
 
-    settings = _settings()
-    admin = cluster.admin_url(settings, list(SERVICES))
-    if admin is None:
-        raise typer.BadParameter(
-            "every service has its own database URL; set ELMS_DATABASE_URL to an administrator's"
-        )
-    report = asyncio.run(check(admin))
+    report = asyncio.run(check(_admin(_settings())))
     print(jsoncodec.dumps(report.wire()) if as_json else render(report))
     if not report.balanced:
         raise typer.Exit(1)
+
+
+def _running_services(settings: Settings) -> list[str]:
+    """The services that answer on their configured addresses."""
+    import httpx
+
+    answering = []
+    for name, urls in settings.service_urls().items():
+        for url in urls.split(","):
+            try:
+                httpx.get(f"{url.strip()}/actuator/health", timeout=1.0)
+            except httpx.HTTPError:
+                continue
+            answering.append(name)
+            break
+    return answering
+
+
+def _files_or_exit(work: Callable[[], list[Path]], done: str, failed: str) -> None:
+    from elms.backup import BackupFailed
+
+    try:
+        files = work()
+    except BackupFailed as error:
+        print(f"{failed}: {error}")
+        raise typer.Exit(1) from error
+    print("\n".join([f"{done}:", *(f"  {f}" for f in files)]))
+
+
+@app.command()
+def backup(
+    to: Annotated[
+        Path | None,
+        typer.Option(help="Directory for the dumps; default: <data dir>/backups/<UTC time>"),
+    ] = None,
+) -> None:
+    """Write one `pg_dump --format=custom` file per schema (api.md §7). Each dump is consistent
+    in itself; take a backup of the four together while the system is quiet or stopped."""
+    from elms.backup import backup as write
+    from elms.core.clock import utcnow
+
+    settings = _settings()
+    directory = to or settings.data_dir / "backups" / utcnow().strftime("%Y%m%dT%H%M%SZ")
+    _files_or_exit(lambda: write(_admin(settings), directory), "Backup written", "Backup failed")
+
+
+@app.command()
+def restore(
+    directory: Annotated[Path, typer.Argument(help="A directory `elms backup` wrote")],
+) -> None:
+    """Replace the four schemas with a backup, all in one transaction. ELMS must be stopped."""
+    from elms.backup import restore as read
+
+    settings = _settings()
+    running = _running_services(settings)
+    if running:
+        print(f"Stop ELMS first: {', '.join(running)} answering. Nothing was restored.")
+        raise typer.Exit(1)
+    _files_or_exit(
+        lambda: read(_admin(settings), directory),
+        "Restored",
+        "Restore failed, nothing was changed",
+    )
+
+
+@app.command("db-stats")
+def db_stats(
+    as_json: Annotated[bool, typer.Option("--json", help="The rows as JSON")] = False,
+) -> None:
+    """Size and row activity of every table of the four schemas (the
+    `database_performance_metrics` view)."""
+    from elms.core import jsoncodec
+    from elms.dbstats import read, render
+
+    rows = asyncio.run(read(_admin(_settings())))
+    print(jsoncodec.dumps(rows) if as_json else render(rows))

@@ -33,8 +33,18 @@ RULES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", r"^saga/[^/]+/cancel$", "saga:manage"),
     )
 ]
-# Fields of a customer only officers change.
-OFFICER_FIELDS = ("creditLimit", "kycStatus", "accountStatus", "creditScore")
+# Fields of a customer only officers change: credit and KYC (api.md §6), and what underwriting
+# and KYC were decided on (income, identity), which a customer's word alone must not move.
+OFFICER_FIELDS = (
+    "creditLimit",
+    "kycStatus",
+    "accountStatus",
+    "creditScore",
+    "annualIncome",
+    "identificationNumber",
+    "identificationType",
+    "dateOfBirth",
+)
 
 Fetch = Callable[[str, str], Awaitable[dict[str, Any] | None]]
 

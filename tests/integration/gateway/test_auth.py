@@ -136,6 +136,12 @@ async def test_a_customer_reaches_only_their_own_customer_loans_and_payments(gat
         )
         == 403
     )
+    for field, value in (("annualIncome", "900000.00"), ("identificationNumber", "X1")):
+        changed = {"version": 2, field: value}
+        assert await status("PUT", f"/api/v1/customers/{mine['customerId']}", changed) == 403
+    # What is theirs to keep up to date, they may.
+    own = {"version": mine["version"], "phone": "+15550100"}
+    assert await status("PUT", f"/api/v1/customers/{mine['customerId']}", own) == 200
     assert await status("POST", f"/api/v1/loans/{my_loan['loanId']}/approve", {}) == 403
     assert await status("POST", "/api/v1/loans", loan_request(theirs["customerId"])) == 403
 
