@@ -1,16 +1,21 @@
-"""`/actuator/health`, `/actuator/info` and `/actuator/prometheus` (api.md §7)."""
+"""`/actuator/health`, `/actuator/info` and `/actuator/prometheus` (api.md §7), and the outbox's
+FAILED events for an operator to see and send again (architecture.md §4)."""
 
 from __future__ import annotations
 
 import asyncio
 import platform
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from elms.core import envelope, outbox
+from elms.core.clock import utcnow
 from elms.core.database import Database
+from elms.core.schemas import Page
+from elms.core.web import PageNumber, PageSize
 
 HEALTH_QUERY_TIMEOUT = 2.0
 
@@ -63,5 +68,18 @@ def actuator_router() -> APIRouter:
         for update in getattr(request.app.state, "metric_updates", []):
             update()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @r.get("/outbox/failed")
+    async def failed_events(
+        request: Request, page: PageNumber = 0, size: PageSize = 20
+    ) -> Response:
+        found, total = await outbox.failed_events(request.app.state.db, size, page * size)
+        data = Page[dict].of(found, page, size, total).wire()
+        return envelope.success(data, "Outbox events that failed for good")
+
+    @r.post("/outbox/{event_id}/retry")
+    async def retry_event(request: Request, event_id: Annotated[int, Path(ge=1)]) -> Response:
+        retried = await outbox.retry_failed(request.app.state.db, event_id, utcnow())
+        return envelope.success(retried, "Outbox event queued again")
 
     return r

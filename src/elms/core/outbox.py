@@ -24,6 +24,7 @@ from asyncpg import Connection
 
 from elms.core.clock import utcnow
 from elms.core.database import Database
+from elms.core.errors import conflict, not_found
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 
 log = structlog.get_logger("elms.outbox")
@@ -239,3 +240,70 @@ async def counts(db: Database) -> dict[str, int]:
             "SELECT status, count(*) AS n FROM data_sync_events GROUP BY status"
         )
     return {row["status"]: row["n"] for row in rows}
+
+
+# --- for operators: events that failed for good -------------------------------------------------
+
+_FAILED_VIEW = """event_id, event_type, source_service, target_service, entity_type, entity_id,
+    retry_count, max_retries, error_message, created_at"""
+
+
+def _operator_view(row: Any) -> dict[str, Any]:
+    return {
+        "eventId": row["event_id"],
+        "eventType": row["event_type"],
+        "sourceService": row["source_service"],
+        "targetService": row["target_service"],
+        "entityType": row["entity_type"],
+        "entityId": row["entity_id"],
+        "retryCount": row["retry_count"],
+        "maxRetries": row["max_retries"],
+        "errorMessage": row["error_message"],
+        "createdAt": row["created_at"],
+    }
+
+
+async def failed_events(db: Database, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """FAILED events, newest first, and how many there are."""
+    async with db.connection() as conn:
+        rows = await conn.fetch(
+            f"""SELECT {_FAILED_VIEW}, count(*) OVER () AS total FROM data_sync_events
+                WHERE status = 'FAILED' ORDER BY event_id DESC LIMIT $1 OFFSET $2""",
+            limit,
+            offset,
+        )
+        total = (
+            rows[0]["total"]
+            if rows
+            else await conn.fetchval(
+                "SELECT count(*) FROM data_sync_events WHERE status = 'FAILED'"
+            )
+        )
+    return [_operator_view(r) for r in rows], total
+
+
+async def retry_failed(db: Database, event_id: int, now: datetime) -> dict[str, Any]:
+    """Put a FAILED event back in the queue with its retries renewed (an operator fixed what
+    made it fail); the relays are woken at commit. Delivering it again is safe: consumers
+    apply an event once (`first_delivery`)."""
+    async with db.transaction() as conn:
+        status = await conn.fetchval(
+            "SELECT status FROM data_sync_events WHERE event_id = $1 FOR UPDATE", event_id
+        )
+        if status is None:
+            raise not_found("Outbox event", event_id)
+        if status != "FAILED":
+            raise conflict(
+                f"Outbox event {event_id} is {status}: only a FAILED event is retried by hand",
+                "OUTBOX_EVENT_NOT_FAILED",
+            )
+        row = await conn.fetchrow(
+            f"""WITH retried AS (
+                    UPDATE data_sync_events
+                    SET status = 'PENDING', retry_count = 0, next_attempt_at = $2
+                    WHERE event_id = $1 RETURNING {_FAILED_VIEW})
+                SELECT retried.*, pg_notify('elms_outbox_' || current_schema(), '') FROM retried""",
+            event_id,
+            now,
+        )
+    return _operator_view(row)

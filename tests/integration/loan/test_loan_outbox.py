@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from elms.core import outbox
@@ -237,6 +238,54 @@ async def test_an_event_that_fails_max_retries_times_is_failed_and_not_retried(s
     assert (event["status"], event["retry_count"]) == ("FAILED", 5)
     assert (await get_customer(system, cid))["usedCredit"] == Decimal("0.00")
     await assert_credit_invariant(system.customer, cid)
+
+
+async def _fail_for_good(system, tag: str):
+    """A loan approved while its customer service is unreachable, its event given up on."""
+    cid, _, loan = await _reserved_pending_loan(system, tag)
+    assert (await act(system, loan["loanId"], "approve")).status_code == 200
+    dead = ServiceClient({"customer": DEAD}, timeout_seconds=2)
+    moment = utcnow()
+    try:
+        for _ in range(5):
+            moment += timedelta(hours=1)
+            await outbox.relay(system.loan.app.state.db, outbox.http_delivery(dead), moment)
+    finally:
+        await dead.close()
+    [event] = await events(system, loan["loanId"])
+    assert event["status"] == "FAILED"
+    return cid, event
+
+
+async def test_an_operator_sees_a_failed_event_and_sends_it_again(system):
+    cid, event = await _fail_for_good(system, "operator")
+    loan = system.loan.client
+
+    listed = await loan.get("/actuator/outbox/failed")
+    assert listed.status_code == 200, listed.text
+    [shown] = data(listed)["content"]
+    assert (shown["eventId"], shown["eventType"]) == (event["event_id"], "LOAN_APPROVED")
+    assert (shown["retryCount"], shown["targetService"]) == (5, "customer")
+    assert shown["errorMessage"]
+
+    retried = await loan.post(f"/actuator/outbox/{event['event_id']}/retry")
+    assert retried.status_code == 200, retried.text
+    [again] = await events(system)
+    assert (again["status"], again["retry_count"]) == ("PENDING", 0)
+    assert await relay(system) == 1
+    assert (await get_customer(system, cid))["usedCredit"] == Decimal("12000.00")
+    assert data(await loan.get("/actuator/outbox/failed"))["content"] == []
+
+    twice = await loan.post(f"/actuator/outbox/{event['event_id']}/retry")
+    assert twice.status_code == 409
+    assert twice.json()["error"]["code"] == "OUTBOX_EVENT_NOT_FAILED"
+    assert (await loan.post("/actuator/outbox/999999/retry")).status_code == 404
+
+
+async def test_the_outbox_admin_endpoints_need_the_internal_credential(system):
+    async with httpx.AsyncClient(base_url=system.loan.url) as anonymous:
+        assert (await anonymous.get("/actuator/outbox/failed")).status_code == 401
+        assert (await anonymous.post("/actuator/outbox/1/retry")).status_code == 401
 
 
 async def test_two_relays_running_at_once_deliver_each_event_once(system):
