@@ -13,6 +13,9 @@ from elms.core.cluster import role_password, role_secret
 from elms.core.config import Settings
 
 HEADER = "x-elms-service-token"
+# Who the gateway authenticated, on the requests it forwards (the token's subject). Only a caller
+# with the credential can reach a service, and the gateway never passes a client's own header.
+ACTING_USER = "x-elms-user"
 OPEN_PATHS = frozenset({"/actuator/health", "/actuator/info"})
 
 

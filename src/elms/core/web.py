@@ -29,7 +29,7 @@ from elms.core.context import request_id_var, request_started_var, saga_id_var
 from elms.core.database import Database, PoolConfig, PoolExhausted
 from elms.core.errors import DomainError, FieldProblem
 from elms.core.ids import new_id
-from elms.core.internal_auth import RequireServiceCredential, service_credential
+from elms.core.internal_auth import ACTING_USER, RequireServiceCredential, service_credential
 from elms.core.observability import Metrics
 from elms.core.service_client import ServiceClient, ServiceTimeout, ServiceUnavailable
 
@@ -234,6 +234,11 @@ class Call:
         self.db: Database = request.app.state.db
         self.settings: Settings = request.app.state.settings
         self.services: ServiceClient = request.app.state.services
+
+    def acting_user(self, claimed: str | None = None) -> str | None:
+        """Who acts: the user the gateway authenticated, else what the body names (a service
+        or an operator calling directly, with the credential)."""
+        return self.request.headers.get(ACTING_USER) or claimed
 
     async def answer(
         self, work: Callable[[], Awaitable[Any]], message: str, status: int = 200

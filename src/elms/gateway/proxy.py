@@ -14,6 +14,7 @@ from elms.core import envelope, jsoncodec
 from elms.core.clock import utcnow
 from elms.core.context import request_id_var
 from elms.core.errors import not_found
+from elms.core.internal_auth import ACTING_USER
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.gateway import access
 from elms.gateway.auth import authenticate
@@ -37,13 +38,15 @@ async def circuit_breakers(request: Request) -> Response:
     return envelope.success(board.view(), "Circuit breakers")
 
 
-async def forward(request: Request, service: str) -> Response:
+async def forward(request: Request, service: str, principal: Principal) -> Response:
     services: ServiceClient = request.app.state.services
     headers = {
         name: value
         for name in FORWARDED_REQUEST_HEADERS
         if (value := request.headers.get(name)) is not None
     }
+    # Who approves, rejects or verifies is the token's subject, never what a body claims.
+    headers[ACTING_USER] = principal.subject
     if request_id := request_id_var.get():
         headers["x-request-id"] = request_id
     if request.client:
@@ -122,4 +125,4 @@ async def route(request: Request, resource: str) -> Response:
     principal = await authorised(request)
     body = _json_body(await request.body(), request.headers.get("content-type"))
     await check_ownership(request, principal, body)
-    return await forward(request, service)
+    return await forward(request, service, principal)

@@ -31,6 +31,7 @@ ALL_SCOPES = (
     "saga:read",
     "saga:manage",
 )
+MAX_SUBJECT = 255
 # A customer reads and acts on their own things; officers run the book; admins run everything.
 ROLE_SCOPES = {
     Role.CUSTOMER: (
@@ -115,10 +116,14 @@ def verify(token: str, key: object, *, issuer: str, audience: str, algorithm: st
     scopes = claims.get("scope", [])
     if isinstance(scopes, str):
         scopes = scopes.split()
+    subject = claims["sub"]
+    # The subject is recorded as who acted (reviewer_id, verified_by, audit rows: 255 at most).
+    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
+        raise unauthorized(f"Invalid token: sub must be text of 1 to {MAX_SUBJECT} characters")
     customer_id = claims.get("customerId")
     if role is Role.CUSTOMER and not customer_id:
         raise unauthorized("A customer's token must name its customerId")
     # An identity provider's token may list any scope; a role never gets more than its own
     # (a CUSTOMER token carrying `loan:approve` could otherwise approve its own loan).
     allowed = frozenset(scopes) & frozenset(ROLE_SCOPES[role])
-    return Principal(claims["sub"], role, allowed, customer_id, claims.get("sid"))
+    return Principal(subject, role, allowed, customer_id, claims.get("sid"))

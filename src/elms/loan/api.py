@@ -242,12 +242,14 @@ async def _move(
 
 @loans.post("/{loan_id}/approve")
 async def approve(loan_id: str, body: ApproveRequest, call: CallDep) -> Response:
-    return await _move(call, service.approve_loan, loan_id, body, "Loan approved")
+    officer = body.model_copy(update={"officer_id": call.acting_user(body.officer_id)})
+    return await _move(call, service.approve_loan, loan_id, officer, "Loan approved")
 
 
 @loans.post("/{loan_id}/reject")
 async def reject(loan_id: str, body: RejectRequest, call: CallDep) -> Response:
-    return await _move(call, service.reject_loan, loan_id, body, "Loan rejected")
+    officer = body.model_copy(update={"officer_id": call.acting_user(body.officer_id)})
+    return await _move(call, service.reject_loan, loan_id, officer, "Loan rejected")
 
 
 @loans.post("/{loan_id}/cancel")
@@ -291,7 +293,7 @@ async def upload_document(
         file.filename,
         chunks(),
         limit,
-        None,
+        call.acting_user(),
         utcnow(),
     )
     return envelope.success(_document(document), "Document uploaded", 201)
@@ -326,7 +328,7 @@ async def verify_document(
             loan_id,
             document_id,
             VerificationStatus(body.status),
-            body.verified_by,
+            call.acting_user(body.verified_by),
             utcnow(),
         )
         return _document(document)

@@ -196,10 +196,31 @@ async def test_an_officer_may_approve_and_read_everyone(gateway, system):
     officer = bearer(system.settings, "LOAN_OFFICER")
     approved = await gateway.client.post(
         f"/api/v1/loans/{loan['loanId']}/approve",
-        json={"notes": "fine"},
-        headers={"Authorization": officer},
+        json={"notes": "fine", "officerId": "SOMEONE-ELSE"},
+        headers={"Authorization": officer, "X-ELMS-User": "forged-by-the-client"},
     )
     assert approved.status_code == 200, approved.text
+    # Who approved is the token's subject, whatever the body or the client's headers say.
+    shown = await gateway.client.get(
+        f"/api/v1/loans/{loan['loanId']}", headers={"Authorization": officer}
+    )
+    assert body(shown)["data"]["application"]["reviewerId"] == "test-loan_officer"
+    uploaded = await gateway.client.post(
+        f"/api/v1/loans/{loan['loanId']}/documents",
+        data={"documentType": "ID_PROOF"},
+        files={"file": ("id.pdf", b"%PDF-1.7\n" + b"0" * 64, "application/pdf")},
+        headers={"Authorization": officer},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    document = body(uploaded)["data"]
+    assert document["uploadedBy"] == "test-loan_officer"
+    verified = await gateway.client.post(
+        f"/api/v1/loans/{loan['loanId']}/documents/{document['documentId']}/verify",
+        json={"status": "VERIFIED", "verifiedBy": "SOMEONE-ELSE"},
+        headers={"Authorization": officer},
+    )
+    assert verified.status_code == 200, verified.text
+    assert body(verified)["data"]["verifiedBy"] == "test-loan_officer"
     listed = await gateway.client.get("/api/v1/loans", headers={"Authorization": officer})
     assert listed.status_code == 200
 

@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from elms.core.errors import DomainError
 from elms.gateway.tokens import ALL_SCOPES, ROLE_SCOPES, Role, verify
 
 ISSUER, AUDIENCE = "loan-management-system", "api-gateway"
@@ -59,3 +60,18 @@ def test_a_customer_token_claiming_an_officers_scope_does_not_get_it(keys):
 
 def test_a_token_gets_no_scope_it_does_not_list(keys):
     assert _scopes(keys, "ADMIN", ["payment:read"]) == {"payment:read"}
+
+
+def test_a_subject_too_long_to_record_is_refused(keys):
+    pem, public = keys
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "x" * 256,
+        "role": "LOAN_OFFICER",
+        "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp()),
+    }
+    token = jwt.encode(claims, pem, algorithm="RS256")
+    with pytest.raises(DomainError) as refused:
+        verify(token, public, issuer=ISSUER, audience=AUDIENCE, algorithm="RS256")
+    assert refused.value.status == 401
