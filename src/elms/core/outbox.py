@@ -22,6 +22,7 @@ import asyncpg
 import structlog
 from asyncpg import Connection
 
+from elms.core import sql
 from elms.core.clock import utcnow
 from elms.core.database import Database
 from elms.core.errors import conflict, not_found
@@ -266,18 +267,15 @@ def _operator_view(row: Any) -> dict[str, Any]:
 async def failed_events(db: Database, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     """FAILED events, newest first, and how many there are."""
     async with db.connection() as conn:
-        rows = await conn.fetch(
-            f"""SELECT {_FAILED_VIEW}, count(*) OVER () AS total FROM data_sync_events
-                WHERE status = 'FAILED' ORDER BY event_id DESC LIMIT $1 OFFSET $2""",
-            limit,
-            offset,
-        )
-        total = (
-            rows[0]["total"]
-            if rows
-            else await conn.fetchval(
-                "SELECT count(*) FROM data_sync_events WHERE status = 'FAILED'"
-            )
+        rows, total = await sql.fetch_page(
+            conn,
+            source="data_sync_events",
+            columns=_FAILED_VIEW,
+            where=["status = 'FAILED'"],
+            args=[],
+            order_by="event_id DESC",
+            limit=limit,
+            offset=offset,
         )
     return [_operator_view(r) for r in rows], total
 

@@ -92,10 +92,15 @@ async def _history(
     )
 
 
-async def _loan_approved(conn: Connection, event: LoanEvent, now: datetime) -> None:
+async def _locked_customer(conn: Connection, event: LoanEvent) -> domain.Customer:
     customer = await repo.lock_customer(conn, event.customer_id)
     if customer is None:
         raise not_found("Customer", event.customer_id)
+    return customer
+
+
+async def _loan_approved(conn: Connection, event: LoanEvent, now: datetime) -> None:
+    customer = await _locked_customer(conn, event)
     before = customer.credit
     reservation = await repo.lock_active_reservation_for_application(
         conn, event.customer_id, event.application_id
@@ -125,9 +130,7 @@ async def _loan_approved(conn: Connection, event: LoanEvent, now: datetime) -> N
 
 
 async def _loan_closed_unused(conn: Connection, event: LoanEvent, now: datetime) -> None:
-    customer = await repo.lock_customer(conn, event.customer_id)
-    if customer is None:
-        raise not_found("Customer", event.customer_id)
+    customer = await _locked_customer(conn, event)
     before = customer.credit
     if event.previous_status == "APPROVED":
         # Approval turned the reservation into used credit: give that back, but only if this
@@ -165,9 +168,7 @@ async def _loan_closed_unused(conn: Connection, event: LoanEvent, now: datetime)
 async def _loan_paid_off(conn: Connection, event: LoanEvent, now: datetime) -> None:
     """architecture.md §4: a loan paid off goes into the customer's credit history. Its credit
     came back with each payment (CREDIT_RESTORED), so this row moves nothing."""
-    customer = await repo.lock_customer(conn, event.customer_id)
-    if customer is None:
-        raise not_found("Customer", event.customer_id)
+    customer = await _locked_customer(conn, event)
     position = customer.credit
     await _history(
         conn,

@@ -53,7 +53,7 @@ MAX_DISBURSEMENT_DELAY_DAYS = 366
 
 
 class ScheduleRequest(WireModel):
-    """What a schedule depends on: the calculator of `POST /loans/preview` takes just this."""
+    """What a schedule depends on (the calculator's `PreviewRequest` reads just this)."""
 
     loan_amount: PositiveMoney
     interest_rate: SchemaRate

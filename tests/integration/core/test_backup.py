@@ -3,11 +3,8 @@ against a test's database: the four schemas come back from one backup together, 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
-from asyncio.subprocess import PIPE
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +13,7 @@ import asyncpg
 from elms.backup import SCHEMAS
 from tests.integration.loan.conftest import new_customer, relay
 from tests.integration.loan.helpers import approved_loan
-
-
-async def _elms(env: dict[str, str], *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "elms", *args, env=env, stdout=PIPE, stderr=PIPE
-    )
-    out, err = await process.communicate()
-    return process.returncode or 0, out.decode() + err.decode()
+from tests.support.cli import run_elms
 
 
 def _env(system: Any, database: Any, tmp_path: Path) -> dict[str, str]:
@@ -70,20 +60,20 @@ async def test_a_backup_brings_back_all_four_schemas_and_the_services_run_on_it(
     assert await relay(system) == 1
     at_backup = await _rows(database.admin_url)
 
-    code, out = await _elms(env, "backup", "--to", str(tmp_path / "b"))
+    code, out = await run_elms(env, "backup", "--to", str(tmp_path / "b"))
     assert code == 0, out
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(
         f"{s}.dump" for s in SCHEMAS
     )
     later = await new_customer(system.customer.client, tag="after-the-backup")
-    code, out = await _elms(env, "restore", str(tmp_path / "b"))
+    code, out = await run_elms(env, "restore", str(tmp_path / "b"))
     assert code == 1 and "Stop ELMS first" in out, out
     refused = await _rows(database.admin_url)
     assert refused["customer_db.customers"] == at_backup["customer_db.customers"] + 1
 
     for name in list(system.stacks):
         await system.stop(name)
-    code, out = await _elms(env, "restore", str(tmp_path / "b"))
+    code, out = await run_elms(env, "restore", str(tmp_path / "b"))
     assert code == 0, out
 
     assert await _rows(database.admin_url) == at_backup
@@ -97,7 +87,7 @@ async def test_a_backup_brings_back_all_four_schemas_and_the_services_run_on_it(
 
 async def test_a_restore_that_fails_part_way_changes_nothing(system, database, tmp_path):
     env = _env(system, database, tmp_path)
-    code, out = await _elms(env, "backup", "--to", str(tmp_path / "b"))
+    code, out = await run_elms(env, "backup", "--to", str(tmp_path / "b"))
     assert code == 0, out
     later = await new_customer(system.customer.client, tag="kept")
     # An object outside ELMS that depends on a table of the last schema restored: dropping that
@@ -117,7 +107,7 @@ async def test_a_restore_that_fails_part_way_changes_nothing(system, database, t
     for name in list(system.stacks):
         await system.stop(name)
 
-    code, out = await _elms(env, "restore", str(tmp_path / "b"))
+    code, out = await run_elms(env, "restore", str(tmp_path / "b"))
 
     assert code == 1 and "nothing was changed" in out, out
     assert await _rows(database.admin_url) == before
@@ -129,23 +119,23 @@ async def test_a_restore_that_fails_part_way_changes_nothing(system, database, t
 
 async def test_an_incomplete_backup_is_refused(system, database, tmp_path):
     env = _env(system, database, tmp_path)
-    code, out = await _elms(env, "backup", "--to", str(tmp_path / "b"))
+    code, out = await run_elms(env, "backup", "--to", str(tmp_path / "b"))
     assert code == 0, out
     (tmp_path / "b" / f"{SCHEMAS[1]}.dump").unlink()
     for name in list(system.stacks):
         await system.stop(name)
 
-    code, out = await _elms(env, "restore", str(tmp_path / "b"))
+    code, out = await run_elms(env, "restore", str(tmp_path / "b"))
 
     assert code == 1 and f"{SCHEMAS[1]}.dump" in out, out
-    code, out = await _elms(env, "backup", "--to", str(tmp_path / "b"))
+    code, out = await run_elms(env, "backup", "--to", str(tmp_path / "b"))
     assert code == 1 and "already there" in out, out
 
 
 async def test_db_stats_lists_every_table_of_the_four_schemas(system, database, tmp_path):
     env = _env(system, database, tmp_path)
 
-    code, out = await _elms(env, "db-stats", "--json")
+    code, out = await run_elms(env, "db-stats", "--json")
 
     assert code == 0, out
     rows = json.loads(out.strip().splitlines()[-1])
@@ -157,6 +147,6 @@ async def test_db_stats_lists_every_table_of_the_four_schemas(system, database, 
     assert customers["schemaname"] == "customer_db"
     assert customers["size"].endswith(("bytes", "kB", "MB"))
     assert all(isinstance(customers[c], int) for c in ("tuples_inserted", "tuples_updated"))
-    code, text = await _elms(env, "db-stats")
+    code, text = await run_elms(env, "db-stats")
     assert code == 0 and text.splitlines()[0].split()[:3] == ["schemaname", "tablename", "size"]
     assert len(text.splitlines()) == len(rows) + 1

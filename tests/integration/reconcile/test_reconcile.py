@@ -4,12 +4,9 @@ the database (as an administrator, past every service's rules)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
-import sys
-from asyncio.subprocess import PIPE
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -27,6 +24,7 @@ from tests.integration.saga.helpers import (
     pay,
 )
 from tests.support import books
+from tests.support.cli import run_elms
 
 
 @pytest.fixture
@@ -173,26 +171,18 @@ async def test_a_planted_violation_is_found_with_its_ids(book, database, invaria
         await books.assert_books_balance(database.admin_url, others)
 
 
-async def _elms(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "elms", *args, env=env, stdout=PIPE, stderr=PIPE
-    )
-    out, err = await process.communicate()
-    return process.returncode or 0, out.decode() + err.decode()
-
-
 @PLANTED
 async def test_the_command_reports_and_exits_non_zero_on_a_violation(book, database, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELMS_")}
     env.update(ELMS_DATABASE_URL=database.admin_url, ELMS_DATA_DIR=str(tmp_path))
 
-    clean_code, clean = await _elms("reconcile", env=env)
+    clean_code, clean = await run_elms(env, "reconcile")
     conn = await asyncpg.connect(database.admin_url)
     try:
         await PLANTS["loan.status"](conn, book)
     finally:
         await conn.close()
-    broken_code, broken = await _elms("reconcile", "--json", env=env)
+    broken_code, broken = await run_elms(env, "reconcile", "--json")
 
     assert clean_code == 0, clean
     assert "The books balance." in clean
