@@ -39,6 +39,13 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def owned_key(namespace: str, owner: str, key: str) -> str:
+    """A client's key in its owner's own space: two users choosing the same key never meet. A
+    digest, so any owner and key fit the column."""
+    mixed = f"{owner}\n{key}"
+    return f"{namespace}:" + hashlib.sha256(mixed.encode()).hexdigest()
+
+
 def check_key(key: str) -> str:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise invalid("Idempotency-Key", f"must be 1-{MAX_KEY_LENGTH} printable characters", key)

@@ -11,11 +11,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from elms.core import envelope
 from elms.core.cluster import role_password, role_secret
 from elms.core.config import Settings
+from elms.core.principal import USER_HEADER
 
 HEADER = "x-elms-service-token"
 # Who the gateway authenticated, on the requests it forwards (the token's subject). Only a caller
 # with the credential can reach a service, and the gateway never passes a client's own header.
-ACTING_USER = "x-elms-user"
+ACTING_USER = USER_HEADER
 OPEN_PATHS = frozenset({"/actuator/health", "/actuator/info"})
 
 

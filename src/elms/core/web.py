@@ -27,10 +27,11 @@ from elms.core.clock import utcnow
 from elms.core.config import SERVICES, Settings
 from elms.core.context import request_id_var, request_started_var, saga_id_var
 from elms.core.database import Database, PoolConfig, PoolExhausted
-from elms.core.errors import DomainError, FieldProblem
+from elms.core.errors import DomainError, FieldProblem, not_found
 from elms.core.ids import new_id
 from elms.core.internal_auth import ACTING_USER, RequireServiceCredential, service_credential
 from elms.core.observability import Metrics
+from elms.core.principal import Caller
 from elms.core.service_client import ServiceClient, ServiceTimeout, ServiceUnavailable
 
 log = structlog.get_logger("elms.web")
@@ -235,6 +236,10 @@ class Call:
         self.settings: Settings = request.app.state.settings
         self.services: ServiceClient = request.app.state.services
 
+    @property
+    def caller(self) -> Caller:
+        return caller_of(self.request)
+
     def acting_user(self, claimed: str | None = None) -> str | None:
         """Who acts: the user the gateway authenticated, else what the body names (a service
         or an operator calling directly, with the credential)."""
@@ -252,9 +257,13 @@ class Call:
             return idempotency.Answer(status, message, await work())
 
         body = await self.request.json() if await self.request.body() else None
+        # A user's keys are their own: another user choosing the same key neither replays this
+        # answer nor learns the key is taken. A service's keys (saga steps) are its own already.
+        subject = self.caller.subject
+        checked = idempotency.check_key(key)
         answer, replayed = await idempotency.run_once(
             self.db,
-            idempotency.check_key(key),
+            idempotency.owned_key("user", subject, checked) if subject else checked,
             idempotency.fingerprint(self.request.method, self.request.url.path, body),
             timedelta(hours=self.settings.idempotency_ttl_hours),
             answered,
@@ -264,6 +273,38 @@ class Call:
 
 
 CallDep = Annotated[Call, Depends(Call)]
+
+
+def caller_of(request: Request) -> Caller:
+    """The user the gateway forwarded this request for (elms.core.principal); read once."""
+    if not hasattr(request.state, "caller"):
+        request.state.caller = Caller.from_headers(request.headers)
+    caller: Caller = request.state.caller
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(caller_of)]
+
+
+def _officers_only(caller: CallerDep) -> None:
+    caller.require_officer()
+
+
+def _own_customer(customer_id: str, caller: CallerDep) -> None:
+    caller.require_own(customer_id, "Customer", customer_id)
+
+
+def _services_only(caller: CallerDep) -> None:
+    # The internal routes (saga steps, events) serve ELMS's own services, never a user.
+    if caller.role is not None:
+        raise not_found("Resource", "this path")
+
+
+# Declared on a route: `dependencies=[OFFICERS_ONLY]`; `OWN_CUSTOMER` where the path names a
+# `{customer_id}` that a customer may only be their own; `SERVICES_ONLY` on internal routes.
+OFFICERS_ONLY = Depends(_officers_only)
+OWN_CUSTOMER = Depends(_own_customer)
+SERVICES_ONLY = Depends(_services_only)
 
 # List parameters of api.md §1. page × size is the SQL OFFSET, a bigint: larger page numbers
 # are refused with 400 rather than overflowing in the database.

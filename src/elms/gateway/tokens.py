@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import jwt
 
 from elms.core.errors import DomainError
+from elms.core.principal import Caller, Role, forbidden
 
-
-class Role(StrEnum):
-    CUSTOMER = "CUSTOMER"
-    LOAN_OFFICER = "LOAN_OFFICER"
-    ADMIN = "ADMIN"
-
+__all__ = ["Principal", "Role", "forbidden", "mint", "unauthorized", "verify"]
 
 ALL_SCOPES = (
     "customer:read",
@@ -61,13 +56,14 @@ class Principal:
     def is_customer(self) -> bool:
         return self.role is Role.CUSTOMER
 
+    @property
+    def caller(self) -> Caller:
+        """The principal as the services are told of it."""
+        return Caller(self.subject, self.role, self.customer_id)
+
 
 def unauthorized(message: str) -> DomainError:
     return DomainError(message, code="UNAUTHORIZED", status=401)
-
-
-def forbidden(message: str) -> DomainError:
-    return DomainError(message, code="FORBIDDEN", status=403)
 
 
 def mint(

@@ -4,7 +4,6 @@ recorded (with the key's claim) and set going."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -63,8 +62,7 @@ class Command:
 
 def _own_key(principal: Principal, key: str) -> str:
     """Keys are the client's own: two users choosing the same key never meet."""
-    mixed = f"{principal.subject}\n{idempotency.check_key(key)}"
-    return "saga:" + hashlib.sha256(mixed.encode()).hexdigest()
+    return idempotency.owned_key("saga", principal.subject, idempotency.check_key(key))
 
 
 async def read_command(request: Request) -> tuple[Command, SagaState | None]:
