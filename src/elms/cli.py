@@ -71,6 +71,9 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # The client is the socket's peer; the gateway alone decides which proxies to believe
+        # (ELMS_TRUSTED_PROXIES), where uvicorn would trust any X-Forwarded-For from loopback.
+        proxy_headers=False,
         # Longer than the callers keep an idle connection (elms.core.service_client).
         timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
     )

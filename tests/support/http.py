@@ -26,6 +26,7 @@ async def serving(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
         access_log=False,
         lifespan="on",
         timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
+        proxy_headers=False,  # as `elms serve` runs
     )
     config.load()
     server = uvicorn.Server(config)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
 
     # Gateway edge (architecture.md §5): requests per client IP, shared through Redis when set.
     rate_limit: str = "1000/minute"
+    # Proxies in front of the gateway (comma-separated CIDRs) whose X-Forwarded-For is believed;
+    # none by default: the client is the socket's peer.
+    trusted_proxies: str = ""
     redis_url: str | None = None
     rate_limit_namespace: str = "elms"
     audit_flush_interval_seconds: float = 0.5

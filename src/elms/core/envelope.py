@@ -75,4 +75,4 @@ def error(
 
 
 def domain_error(exc: DomainError) -> EnvelopeResponse:
-    return error(exc.status, exc.code, exc.message, exc.details, exc.extra)
+    return error(exc.status, exc.code, exc.message, exc.details, exc.extra, exc.headers or None)

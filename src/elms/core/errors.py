@@ -23,6 +23,7 @@ class DomainError(Exception):
     status: int = 409
     details: list[FieldProblem] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Retry-After on a 429
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

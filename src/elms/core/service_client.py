@@ -86,8 +86,10 @@ class RawResponse:
     content: bytes
 
 
-def _url(address: str, params: Mapping[str, Any] | str | None) -> yarl.URL:
-    url = yarl.URL(address)  # the path quoted where it needs to be
+def _url(address: str, params: Mapping[str, Any] | str | None, encoded: bool) -> yarl.URL:
+    # Encoded: the path goes as given, byte for byte (the gateway forwards the path it checked;
+    # yarl would otherwise resolve `..` and re-quote). Else it is quoted where it needs to be.
+    url = yarl.URL(address, encoded=encoded)
     if isinstance(params, str) and params:
         # Verbatim: re-quoting would turn an escaped `&` or `=` into a separator.
         return yarl.URL(f"{url}?{params}", encoded=True)
@@ -152,9 +154,10 @@ class ServiceClient:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
         params: Mapping[str, Any] | str | None = None,
+        path_encoded: bool = False,
     ) -> RawResponse:
         """`params` is a mapping to encode, or a query string already encoded (as the gateway
-        received it)."""
+        received it); `path_encoded`, the path is sent exactly as given."""
         headers = {**(headers or {}), "X-ELMS-Service-Token": self.credential}
         replicas = self.replicas[service]
         start = self._next[service]
@@ -165,7 +168,7 @@ class ServiceClient:
             try:
                 async with self._session(service).request(
                     method,
-                    _url(base + path, params),
+                    _url(base + path, params, path_encoded),
                     data=content or None,
                     headers=headers,
                     params=None if isinstance(params, str) else params,

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from elms.core import background, envelope, idempotency, jsoncodec, outbox
 from elms.core.background import Job
+from elms.core.canonical import CanonicalRequest
 from elms.core.clock import utcnow
 from elms.core.config import SERVICES, Settings
 from elms.core.context import request_id_var, request_started_var, saga_id_var
@@ -394,6 +395,8 @@ def create_service_app(
     app.state.settings = settings
     app.state.service_name = name
     app.state.metrics = Metrics(name)
+    # Innermost: what is not canonical reaches no route (and, at the gateway, is still audited).
+    app.add_middleware(CanonicalRequest)
     # Outermost first in `middleware`; the request context wraps them all, so that even a
     # response they make themselves (a 429, a 413) carries its request id and is counted.
     for middleware_class, options in reversed(middleware):

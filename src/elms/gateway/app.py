@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import FastAPI
 
 from elms.core.background import Job
@@ -16,7 +14,15 @@ from elms.gateway import repository as repo
 from elms.gateway.audit import AuditLog, AuditMiddleware
 from elms.gateway.breaker import BreakerConfig
 from elms.gateway.breakers import BreakerBoard
-from elms.gateway.edge import BodySizeLimit, RateLimit, SecurityHeaders, rate_limit_storage
+from elms.gateway.edge import (
+    BodySizeLimit,
+    ClientAddress,
+    RateLimit,
+    RequestBudget,
+    SecurityHeaders,
+    rate_limit_storage,
+    trusted_networks,
+)
 from elms.gateway.keys import VerificationKeys
 from elms.gateway.operations import GatewayMetrics, saga_health, upstream_health
 from elms.gateway.proxy import UPSTREAMS, operations, router
@@ -52,10 +58,11 @@ def _jobs(audit: AuditLog, breakers: BreakerBoard, sagas: SagaEngine) -> JobsFac
 
 def create_app(settings: Settings, dsn: str) -> FastAPI:
     audit = AuditLog()
-    # The rate limiter is built before the metrics registry exists; it counts through this.
-    rejections: list[Callable[[], None]] = []
+    budget = RequestBudget(
+        settings.rate_limit, rate_limit_storage(settings.redis_url), settings.rate_limit_namespace
+    )
     breakers = BreakerBoard(
-        sorted(set(UPSTREAMS.values())),
+        sorted(UPSTREAMS),
         BreakerConfig(settings.breaker_failure_threshold, settings.breaker_open_seconds),
     )
     sagas = SagaEngine([LOAN_CREATION, PAYMENT_PROCESSING], SagaConfig.from_settings(settings))
@@ -71,21 +78,15 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
         # Sagas first: what they write is audited too.
         on_stop=[lambda: sagas.stop(SAGA_STOP_GRACE_SECONDS), audit.flush],
         middleware=[
+            (ClientAddress, {"trusted": trusted_networks(settings.trusted_proxies.split(","))}),
             (AuditMiddleware, {"audit": audit}),
             (SecurityHeaders, {}),
-            (
-                RateLimit,
-                {
-                    "limit": settings.rate_limit,
-                    "storage": rate_limit_storage(settings.redis_url),
-                    "namespace": settings.rate_limit_namespace,
-                    "on_reject": lambda: [count() for count in rejections],
-                },
-            ),
+            (RateLimit, {"budget": budget}),
             (BodySizeLimit, {"max_bytes": settings.max_request_bytes}),
         ],
     )
     app.state.verification_keys = VerificationKeys.from_settings(settings)
+    app.state.budget = budget
     app.state.audit = audit
     app.state.breakers = breakers
     app.state.sagas = sagas
@@ -96,5 +97,5 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
         "upstreams": upstream_health(app, breakers),
         "sagas": saga_health(sagas, settings),
     }
-    rejections.append(metrics.rejected.inc)
+    budget.rejected.append(metrics.rejected.inc)
     return app

@@ -40,6 +40,7 @@ async def authenticate(request: Request) -> Principal:
         if not live:
             raise unauthorized("The session has ended")
     request.state.principal = principal
+    await request.app.state.budget.spend_for_subject(principal.subject)
     return principal
 
 

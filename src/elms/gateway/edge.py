@@ -1,10 +1,14 @@
 """What the gateway adds to every response and refuses before anything else (architecture.md §5):
-security headers, a request body size limit, and the rate limit per client IP."""
+the client's address, security headers, a request body size limit, and the rate limits per
+client address and per user."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
@@ -13,6 +17,7 @@ from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from elms.core import envelope
+from elms.core.errors import DomainError
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -104,30 +109,26 @@ def rate_limit_storage(redis_url: str | None) -> Storage:
     return storage_from_string(f"async+{scheme[0]}://{scheme[1]}", implementation="redispy")
 
 
-class RateLimit:
-    """A moving window per client IP with `X-RateLimit-*` headers; 429 with `Retry-After`."""
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    headers: list[tuple[bytes, bytes]]
+    retry_after: int
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        limit: str,
-        storage: Storage,
-        namespace: str = "elms",
-        on_reject: object = None,
-    ) -> None:
-        self.app = app
-        self.namespace = namespace
+
+class RequestBudget:
+    """A moving window of requests per key (a client address, a token's subject), in memory or
+    in Redis; one budget of `limit` for each key."""
+
+    def __init__(self, limit: str, storage: Storage, namespace: str = "elms") -> None:
         self.item: RateLimitItem = parse(limit)
         self.limiter = MovingWindowRateLimiter(storage)
-        self.on_reject = on_reject
+        self.namespace = namespace
+        self.rejected: list[Callable[[], None]] = []  # counted by the gateway's metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        client = (scope.get("client") or ("unknown", 0))[0]
-        allowed = await self.limiter.hit(self.item, self.namespace, "ip", client)
-        stats = await self.limiter.get_window_stats(self.item, self.namespace, "ip", client)
+    async def spend(self, kind: str, key: str) -> Verdict:
+        allowed = await self.limiter.hit(self.item, self.namespace, kind, key)
+        stats = await self.limiter.get_window_stats(self.item, self.namespace, kind, key)
         reset = max(math.ceil(stats.reset_time - time.time()), 0)
         headers = [
             (b"x-ratelimit-limit", str(self.item.amount).encode()),
@@ -135,21 +136,97 @@ class RateLimit:
             (b"x-ratelimit-reset", str(reset).encode()),
         ]
         if not allowed:
-            if callable(self.on_reject):
-                self.on_reject()
+            for count in self.rejected:
+                count()
+        return Verdict(allowed, headers, max(reset, 1))
+
+    async def spend_for_subject(self, subject: str) -> None:
+        """An authenticated user's own budget, whatever address they come from: 429 past it."""
+        verdict = await self.spend("subject", subject)
+        if not verdict.allowed:
+            raise DomainError(
+                "Too many requests; try again later",
+                "RATE_LIMITED",
+                429,
+                headers={"Retry-After": str(verdict.retry_after)},
+            )
+
+
+class RateLimit:
+    """The budget per client address on every API request, with `X-RateLimit-*` headers; 429
+    with `Retry-After`. (Per user: RequestBudget.spend_for_subject, once the token is read.)"""
+
+    def __init__(self, app: ASGIApp, budget: RequestBudget) -> None:
+        self.app = app
+        self.budget = budget
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("unknown", 0))[0]
+        verdict = await self.budget.spend("ip", client)
+        if not verdict.allowed:
             response = envelope.error(
                 429,
                 "RATE_LIMITED",
                 "Too many requests; try again later",
-                headers={"Retry-After": str(max(reset, 1))},
+                headers={"Retry-After": str(verdict.retry_after)},
             )
-            response.raw_headers.extend(headers)
+            response.raw_headers.extend(verdict.headers)
             await response(scope, receive, send)
             return
 
         async def send_counted(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *headers]
+                message["headers"] = [*message.get("headers", []), *verdict.headers]
             await send(message)
 
         await self.app(scope, receive, send_counted)
+
+
+def trusted_networks(cidrs: Sequence[str]) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
+
+
+def client_address(
+    peer: str, forwarded_for: str | None, trusted: Sequence[IPv4Network | IPv6Network]
+) -> str:
+    """The client's address: the socket's peer, unless the peer is a trusted proxy; then the
+    nearest address in `X-Forwarded-For` that is not itself a trusted proxy (read from the
+    right: what lies further left was written by the client and proves nothing)."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if not forwarded_for or not is_trusted(peer):
+        return peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        if not is_trusted(hop):
+            try:
+                return str(ip_address(hop))
+            except ValueError:
+                return peer  # a hop that is no address: the chain cannot be believed
+    return peer
+
+
+class ClientAddress:
+    """Sets the request's client to the address it came from (`client_address`), for the rate
+    limit, the audit trail and the services. The server itself believes no forwarding header
+    (uvicorn runs with proxy_headers off)."""
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[IPv4Network | IPv6Network]) -> None:
+        self.app = app
+        self.trusted = tuple(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.trusted:
+            peer, port = scope.get("client") or ("unknown", 0)
+            forwarded = [v for k, v in scope.get("headers") or [] if k == b"x-forwarded-for"]
+            chain = ",".join(v.decode("latin-1") for v in forwarded) or None
+            scope["client"] = (client_address(peer, chain, self.trusted), port)
+        await self.app(scope, receive, send)

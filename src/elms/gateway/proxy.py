@@ -1,10 +1,12 @@
-"""Routing (issue 5 §1): `/api/v1/customers/**`, `/api/v1/loans/**`, `/api/v1/payments/**` to
-their services through the shared client (pooled, timeouts, replicas). The request id travels
-along; an upstream's envelope comes back as it was; an unreachable upstream is 503 and a slow
-one 504 (the core's error handlers)."""
+"""Routing (issue 5 §1): each request is matched to a public route (elms.gateway.routes), checked
+(token, scope, ownership) and forwarded to its service byte for byte: the path as it was sent
+and checked (canonical, elms.core.canonical), the query verbatim, the body as received. The
+request id travels along, and so does the principal, for the service to check again. An
+upstream's envelope comes back as it was; an unreachable upstream is 503 and a slow one 504."""
 
 from __future__ import annotations
 
+import email.message
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,15 +15,14 @@ from starlette.responses import Response
 from elms.core import envelope, jsoncodec
 from elms.core.clock import utcnow
 from elms.core.context import request_id_var
-from elms.core.errors import not_found
-from elms.core.internal_auth import ACTING_USER
+from elms.core.errors import DomainError, not_found
 from elms.core.service_client import ServiceClient, ServiceUnavailable
-from elms.gateway import access
+from elms.gateway import access, routes
 from elms.gateway.auth import authenticate
 from elms.gateway.breakers import BreakerBoard
 from elms.gateway.tokens import Principal
 
-UPSTREAMS = {"customers": "customer", "loans": "loan", "payments": "payment"}
+UPSTREAMS = ("customer", "loan", "payment")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # What a client may tell a service, and what a service may tell a client; nothing else passes.
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "if-match")
@@ -38,6 +39,12 @@ async def circuit_breakers(request: Request) -> Response:
     return envelope.success(board.view(), "Circuit breakers")
 
 
+def raw_path(request: Request) -> str:
+    """The path exactly as the client sent it (percent-encoding kept); canonical by now."""
+    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    return raw.decode("ascii")
+
+
 async def forward(request: Request, service: str, principal: Principal) -> Response:
     services: ServiceClient = request.app.state.services
     headers = {
@@ -45,8 +52,8 @@ async def forward(request: Request, service: str, principal: Principal) -> Respo
         for name in FORWARDED_REQUEST_HEADERS
         if (value := request.headers.get(name)) is not None
     }
-    # Who approves, rejects or verifies is the token's subject, never what a body claims.
-    headers[ACTING_USER] = principal.subject
+    # Who asks, for the service to check again; never what a client's own headers claim.
+    headers.update(principal.caller.headers())
     if request_id := request_id_var.get():
         headers["x-request-id"] = request_id
     if request.client:
@@ -58,10 +65,11 @@ async def forward(request: Request, service: str, principal: Principal) -> Respo
         lambda: services.send(
             service,
             request.method,
-            request.url.path,
+            raw_path(request),
             content=content,
             headers=headers,
-            params=request.url.query or None,
+            params=request.scope.get("query_string", b"").decode("ascii") or None,
+            path_encoded=True,
         ),
         lambda answer: answer.status_code >= 500,
     )
@@ -73,14 +81,35 @@ async def forward(request: Request, service: str, principal: Principal) -> Respo
     return Response(upstream.content, status_code=upstream.status_code, headers=passed)
 
 
-def _json_body(raw: bytes, content_type: str | None) -> Any:
-    """The body as the access rules look at it; a malformed one is the service's to refuse."""
-    if not raw or "json" not in (content_type or ""):
+def _is_json(content_type: str | None) -> bool:
+    """Whether a service reads the body as JSON, decided as FastAPI decides it: no Content-Type,
+    or application/json or application/*+json in any case, with any parameters."""
+    if not content_type:
+        return True
+    parsed = email.message.Message()
+    parsed["content-type"] = content_type
+    subtype = parsed.get_content_subtype()
+    return parsed.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+async def json_body(request: Request, route: routes.PublicRoute) -> Any:
+    """The body as the service will read it, for the access rules: a JSON route's body in a
+    content type the service would not read as JSON is 415; JSON that does not parse is 400."""
+    raw = await request.body()
+    if route.body is not routes.Body.JSON or not raw:
         return None
+    if not _is_json(request.headers.get("content-type")):
+        raise DomainError(
+            "This route takes a JSON body (application/json)", "UNSUPPORTED_MEDIA_TYPE", 415
+        )
     try:
         return jsoncodec.loads(raw)
-    except ValueError:
-        return None
+    except ValueError as error:
+        raise DomainError(
+            "Request body is not valid JSON", code="MALFORMED_REQUEST", status=400
+        ) from error
 
 
 def resource_fetcher(services: ServiceClient) -> access.Fetch:
@@ -97,10 +126,27 @@ def resource_fetcher(services: ServiceClient) -> access.Fetch:
     return fetch
 
 
+def matched_route(request: Request) -> routes.Match:
+    """The public route the request asks for: 404 when there is none, 405 for another method."""
+    try:
+        return routes.match(request.method, raw_path(request))
+    except routes.NoRoute as missing:
+        if missing.allowed:
+            raise DomainError(
+                f"{request.method} is not allowed here",
+                "METHOD_NOT_ALLOWED",
+                405,
+                headers={"Allow": ", ".join(sorted(missing.allowed))},
+            ) from missing
+        raise not_found("Resource", raw_path(request)) from missing
+
+
 async def authorised(request: Request) -> Principal:
-    """The caller's token, and the scope the route needs (401, 403)."""
+    """The caller's token (401), the route asked for (404, 405) and the scope it needs (403)."""
     principal = await authenticate(request)
-    access.check_scope(principal, request.method, request.url.path.removeprefix("/api/v1/"))
+    matched = matched_route(request)
+    access.check_scope(principal, matched)
+    request.state.route = matched
     return principal
 
 
@@ -108,21 +154,21 @@ async def check_ownership(request: Request, principal: Principal, body: Any) -> 
     """For a CUSTOMER: what the request names must be theirs (access.py)."""
     await access.check_ownership(
         principal,
-        request.method,
-        request.url.path.removeprefix("/api/v1/"),
+        request.state.route,
         body,
         resource_fetcher(request.app.state.services),
         utcnow().date().isoformat(),
     )
 
 
-@router.api_route("/api/v1/{resource}", methods=METHODS)
-@router.api_route("/api/v1/{resource}/{rest:path}", methods=METHODS)
-async def route(request: Request, resource: str) -> Response:
-    service = UPSTREAMS.get(resource)
-    if service is None:
-        raise not_found("Resource", f"/api/v1/{resource}")
+@router.api_route("/api/v1/{rest:path}", methods=METHODS)
+async def route(request: Request) -> Response:
     principal = await authorised(request)
-    body = _json_body(await request.body(), request.headers.get("content-type"))
+    matched: routes.Match = request.state.route
+    if matched.route.service not in UPSTREAMS:
+        # The gateway's own routes are served before this one; reaching here is a method the
+        # route table and the gateway's routes disagree on.
+        raise not_found("Resource", raw_path(request))
+    body = await json_body(request, matched.route)
     await check_ownership(request, principal, body)
-    return await forward(request, service, principal)
+    return await forward(request, matched.route.service, principal)

@@ -10,12 +10,12 @@ from typing import Any
 
 from fastapi import Request
 
-from elms.core import idempotency, jsoncodec
+from elms.core import idempotency
 from elms.core.config import Settings
 from elms.core.errors import DomainError
 from elms.core.service_client import ServiceUnavailable
 from elms.gateway.breakers import BreakerBoard
-from elms.gateway.proxy import authorised, check_ownership
+from elms.gateway.proxy import authorised, check_ownership, json_body
 from elms.gateway.saga.engine import SagaEngine
 from elms.gateway.saga.state import SagaState
 from elms.gateway.saga.views import refusal
@@ -23,13 +23,7 @@ from elms.gateway.tokens import Principal
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = jsoncodec.loads(raw) if raw else None
-    except ValueError as error:
-        raise DomainError(
-            f"Request body is not valid JSON: {error}", code="MALFORMED_REQUEST", status=400
-        ) from error
+    body = await json_body(request, request.state.route.route)
     if not isinstance(body, dict):
         raise DomainError(
             "Request body must be a JSON object", code="MALFORMED_REQUEST", status=400
