@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 
 from elms.core.config import SERVICES
-from tests.e2e.test_elms_up import _free_port, elms_up
+from tests.support.elms_up import elms_up, free_port
 
 
 def test_the_demo_tells_what_the_database_holds(tmp_path: Path):
@@ -26,7 +26,7 @@ def test_the_demo_tells_what_the_database_holds(tmp_path: Path):
         ELMS_DATA_DIR=str(data_dir), ELMS_LOG_LEVEL="WARNING", ELMS_RATE_LIMIT="1000000/minute"
     )
     for service in SERVICES:
-        env[f"ELMS_{service.upper()}_PORT"] = str(_free_port())
+        env[f"ELMS_{service.upper()}_PORT"] = str(free_port())
 
     with elms_up(env):
         shown = subprocess.run(

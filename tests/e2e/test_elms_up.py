@@ -4,14 +4,6 @@ supervised processes, data kept between runs, everything stopped by Ctrl-C (SIGI
 from __future__ import annotations
 
 import os
-import queue
-import signal
-import socket
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -19,72 +11,12 @@ import psutil
 
 from elms.core.config import SERVICES
 from elms.services import APPLICATIONS
-
-STARTUP_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Running:
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-
-    def wait_for(self, text: str) -> str:
-        """Block until the process prints a line containing `text` (bounded)."""
-        while True:
-            line = self.lines.get(timeout=STARTUP_SECONDS)
-            self.seen.append(line)
-            if text in line:
-                return line
-
-
-@contextmanager
-def elms_up(env: dict[str, str]) -> Iterator[Running]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "elms", "up"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    running = Running(process)
-    try:
-        running.wait_for("ELMS is running")
-        yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-
-
-def _token(env: dict[str, str]) -> str:
-    """A token from `elms token`, as a user gets one."""
-    minted = subprocess.run(
-        [sys.executable, "-m", "elms", "token", "--sub", "e2e", "--role", "ADMIN"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return minted.stdout.strip().splitlines()[-1]
+from tests.support.elms_up import elms_up, free_port, token
 
 
 def test_elms_up_serves_restarts_a_dead_service_keeps_data_and_stops_cleanly(tmp_path: Path):
     data_dir = tmp_path / "data"
-    ports = {service: _free_port() for service in SERVICES}
+    ports = {service: free_port() for service in SERVICES}
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELMS_")}
     env.update(ELMS_DATA_DIR=str(data_dir), ELMS_LOG_LEVEL="WARNING")
     for service, free in ports.items():
@@ -94,7 +26,7 @@ def test_elms_up_serves_restarts_a_dead_service_keeps_data_and_stops_cleanly(tmp
     with elms_up(env) as running:
         ready = [line.split()[0] for line in running.seen if line.strip().endswith("ready")]
         assert sorted(ready) == sorted(APPLICATIONS), running.seen
-        auth = {"Authorization": f"Bearer {_token(env)}"}
+        auth = {"Authorization": f"Bearer {token(env)}"}
         created = httpx.post(
             f"{gateway}/api/v1/customers",
             json={
