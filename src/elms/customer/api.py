@@ -12,10 +12,26 @@ from starlette.responses import Response
 from elms.core import envelope
 from elms.core.clock import utcnow
 from elms.core.errors import invalid
+from elms.core.principal import forbidden
 from elms.core.schemas import IncomingEvent, Page
-from elms.core.web import CallDep, PageNumber, PageSize, SerialId, router
+from elms.core.web import (
+    OFFICERS_ONLY,
+    OWN_CUSTOMER,
+    SERVICES_ONLY,
+    CallDep,
+    CallerDep,
+    PageNumber,
+    PageSize,
+    SerialId,
+    router,
+)
 from elms.customer import events, service
-from elms.customer.domain import AccountStatus, CreditTransaction, ReservationStatus
+from elms.customer.domain import (
+    OFFICER_FIELDS,
+    AccountStatus,
+    CreditTransaction,
+    ReservationStatus,
+)
 from elms.customer.schemas import (
     AddressIn,
     AddressOut,
@@ -31,6 +47,9 @@ from elms.customer.schemas import (
 )
 from elms.customer.service import CreditMovement
 
+# Who may do what (architecture.md §3), declared on each route: creating and listing customers,
+# and moving credit, are for officers; a customer reaches only their own `{customer_id}`; the
+# internal routes serve ELMS's own services. A service's call (no role) is never restricted.
 customers = router("/api/v1/customers", tags=["customers"])
 
 
@@ -82,7 +101,7 @@ def _expected_version(body_version: int | None, if_match: str | None) -> int:
     raise invalid("version", "version is required (in the body or If-Match) to update", None)
 
 
-@customers.post("", status_code=201)
+@customers.post("", status_code=201, dependencies=[OFFICERS_ONLY])
 async def create_customer(body: CustomerCreate, call: CallDep) -> Response:
     async def work() -> dict:
         return _customer(*await service.create_customer(call.db, body, utcnow()))
@@ -90,7 +109,7 @@ async def create_customer(body: CustomerCreate, call: CallDep) -> Response:
     return await call.answer(work, "Customer created", 201)
 
 
-@customers.get("")
+@customers.get("", dependencies=[OFFICERS_ONLY])
 async def list_customers(
     call: CallDep,
     status: AccountStatus | None = None,
@@ -102,25 +121,28 @@ async def list_customers(
     return envelope.success(_page([_customer(c) for c in found], page, size, total), "Customers")
 
 
-@customers.get("/{customer_id}")
+@customers.get("/{customer_id}", dependencies=[OWN_CUSTOMER])
 async def get_customer(customer_id: str, call: CallDep) -> Response:
     customer, addresses = await service.get_customer(call.db, customer_id)
     return envelope.success(_customer(customer, addresses), "Customer")
 
 
-@customers.put("/{customer_id}")
+@customers.put("/{customer_id}", dependencies=[OWN_CUSTOMER])
 async def update_customer(
     customer_id: str,
     body: CustomerUpdate,
     call: CallDep,
+    caller: CallerDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
+    if caller.is_customer and body.model_fields_set & OFFICER_FIELDS:
+        raise forbidden("Credit, scores, statuses, income, identity and KYC are for officers")
     version = _expected_version(body.version, if_match)
     updated = await service.update_customer(call.db, customer_id, body, version, utcnow())
     return envelope.success(_customer(*updated), "Customer updated")
 
 
-@customers.post("/{customer_id}/addresses", status_code=201)
+@customers.post("/{customer_id}/addresses", status_code=201, dependencies=[OWN_CUSTOMER])
 async def add_address(customer_id: str, body: AddressIn, call: CallDep) -> Response:
     async def work() -> dict:
         address = await service.add_address(call.db, customer_id, body, utcnow())
@@ -129,14 +151,14 @@ async def add_address(customer_id: str, body: AddressIn, call: CallDep) -> Respo
     return await call.answer(work, "Address added", 201)
 
 
-@customers.get("/{customer_id}/addresses")
+@customers.get("/{customer_id}/addresses", dependencies=[OWN_CUSTOMER])
 async def list_addresses(customer_id: str, call: CallDep) -> Response:
     addresses = await service.list_addresses(call.db, customer_id)
     data = [AddressOut.model_validate(a, from_attributes=True).wire() for a in addresses]
     return envelope.success(data, "Addresses")
 
 
-@customers.put("/{customer_id}/addresses/{address_id}")
+@customers.put("/{customer_id}/addresses/{address_id}", dependencies=[OWN_CUSTOMER])
 async def update_address(
     customer_id: str, address_id: SerialId, body: AddressUpdate, call: CallDep
 ) -> Response:
@@ -146,13 +168,13 @@ async def update_address(
     )
 
 
-@customers.delete("/{customer_id}/addresses/{address_id}")
+@customers.delete("/{customer_id}/addresses/{address_id}", dependencies=[OWN_CUSTOMER])
 async def delete_address(customer_id: str, address_id: SerialId, call: CallDep) -> Response:
     await service.delete_address(call.db, customer_id, address_id, utcnow())
     return envelope.success(None, "Address deleted")
 
 
-@customers.post("/{customer_id}/credit/reserve")
+@customers.post("/{customer_id}/credit/reserve", dependencies=[OFFICERS_ONLY, OWN_CUSTOMER])
 async def reserve_credit(customer_id: str, body: ReserveCreditRequest, call: CallDep) -> Response:
     async def work() -> dict:
         return _movement(await service.reserve_credit(call.db, customer_id, body, utcnow()))
@@ -160,7 +182,7 @@ async def reserve_credit(customer_id: str, body: ReserveCreditRequest, call: Cal
     return await call.answer(work, "Credit reserved")
 
 
-@customers.post("/{customer_id}/credit/release")
+@customers.post("/{customer_id}/credit/release", dependencies=[OFFICERS_ONLY, OWN_CUSTOMER])
 async def release_credit(customer_id: str, body: ReleaseCreditRequest, call: CallDep) -> Response:
     async def work() -> dict:
         return _movement(await service.release_credit(call.db, customer_id, body, utcnow()))
@@ -168,7 +190,7 @@ async def release_credit(customer_id: str, body: ReleaseCreditRequest, call: Cal
     return await call.answer(work, "Credit released")
 
 
-@customers.get("/{customer_id}/credit/reservations")
+@customers.get("/{customer_id}/credit/reservations", dependencies=[OWN_CUSTOMER])
 async def list_reservations(
     customer_id: str,
     call: CallDep,
@@ -181,7 +203,7 @@ async def list_reservations(
     return envelope.success(_page(items, page, size, total), "Reservations")
 
 
-@customers.get("/{customer_id}/credit/history")
+@customers.get("/{customer_id}/credit/history", dependencies=[OWN_CUSTOMER])
 async def credit_history(
     customer_id: str,
     call: CallDep,
@@ -200,7 +222,9 @@ async def credit_history(
     return envelope.success(_page(items, page, size, total), "Credit history")
 
 
-internal = router("/internal/v1", tags=["internal"], include_in_schema=False)
+internal = router(
+    "/internal/v1", tags=["internal"], include_in_schema=False, dependencies=[SERVICES_ONLY]
+)
 
 
 @internal.post("/customers/{customer_id}/credit/restore")

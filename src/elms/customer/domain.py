@@ -11,6 +11,21 @@ from elms.core.errors import business_rule
 
 ADULT_AGE_YEARS = 18
 
+# Fields of a customer only officers change (api.md §6): credit and KYC, and what underwriting
+# and KYC were decided on (income, identity, age), which a customer's word alone must not move.
+OFFICER_FIELDS = frozenset(
+    {
+        "credit_limit",
+        "kyc_status",
+        "account_status",
+        "credit_score",
+        "annual_income",
+        "identification_number",
+        "identification_type",
+        "date_of_birth",
+    }
+)
+
 
 class AccountStatus(StrEnum):
     ACTIVE = "ACTIVE"

@@ -11,8 +11,20 @@ from starlette.responses import FileResponse, Response
 from elms.core import envelope
 from elms.core.clock import utcnow
 from elms.core.money import ZERO
+from elms.core.principal import forbidden
 from elms.core.schemas import Page
-from elms.core.web import Call, CallDep, PageNumber, PageSize, SerialId, router
+from elms.core.web import (
+    OFFICERS_ONLY,
+    OWN_CUSTOMER,
+    SERVICES_ONLY,
+    Call,
+    CallDep,
+    CallerDep,
+    PageNumber,
+    PageSize,
+    SerialId,
+    router,
+)
 from elms.loan import document_service, service
 from elms.loan.documents import VerificationStatus
 from elms.loan.domain import Installment, InstallmentStatus, LoanStatus, LoanType
@@ -38,8 +50,24 @@ from elms.loan.schemas import (
 )
 from elms.loan.service import LoanView
 
+# Who may do what (architecture.md §3), declared on each route: the list of every loan and the
+# officers' moves (approve, reject, disburse, verify) are for officers; a customer reaches only
+# their own loans (`OWN_LOAN`) and applies only for themselves; the internal routes serve ELMS's
+# own services. A service's call (no role) is never restricted.
 loans = router("/api/v1/loans", tags=["loans"])
-internal = router("/internal/v1", tags=["internal"], include_in_schema=False)
+internal = router(
+    "/internal/v1", tags=["internal"], include_in_schema=False, dependencies=[SERVICES_ONLY]
+)
+
+
+async def _own_loan(loan_id: str, caller: CallerDep, call: CallDep) -> None:
+    """A customer's request for someone else's loan finds nothing, as for a loan that does not
+    exist; officers and services go on to the route, which answers a missing loan itself."""
+    if caller.is_customer:
+        caller.require_own(await service.loan_owner(call.db, loan_id), "Loan", loan_id)
+
+
+OWN_LOAN = Depends(_own_loan)
 
 
 def _loan(loan: Loan) -> dict[str, Any]:
@@ -172,7 +200,9 @@ async def _create(request: SagaLoanRequest, call: Call) -> Response:
 
 
 @loans.post("", status_code=201, dependencies=[Depends(_rate_policy)])
-async def create_loan(body: LoanRequest, call: CallDep) -> Response:
+async def create_loan(body: LoanRequest, call: CallDep, caller: CallerDep) -> Response:
+    if caller.is_customer and body.customer_id != caller.customer_id:
+        raise forbidden("A customer applies for their own loans")
     # The public request, with no saga and no applicant seen: already validated, read by name.
     return await _create(SagaLoanRequest.model_validate(body.model_dump(), by_name=True), call)
 
@@ -190,7 +220,7 @@ async def create_loan_for_saga(body: SagaLoanRequest, call: CallDep) -> Response
     return await _create(body, call)
 
 
-@loans.get("")
+@loans.get("", dependencies=[OFFICERS_ONLY])
 async def list_loans(
     call: CallDep,
     status: LoanStatus | None = None,
@@ -204,7 +234,7 @@ async def list_loans(
     )
 
 
-@loans.get("/customer/{customer_id}")
+@loans.get("/customer/{customer_id}", dependencies=[OWN_CUSTOMER])
 async def customer_loans(
     customer_id: str,
     call: CallDep,
@@ -219,12 +249,12 @@ async def customer_loans(
     )
 
 
-@loans.get("/{loan_id}")
+@loans.get("/{loan_id}", dependencies=[OWN_LOAN])
 async def get_loan(loan_id: str, call: CallDep) -> Response:
     return envelope.success(_loan_details(await service.get_loan(call.db, loan_id)), "Loan")
 
 
-@loans.get("/{loan_id}/installments")
+@loans.get("/{loan_id}/installments", dependencies=[OWN_LOAN])
 async def get_installments(loan_id: str, call: CallDep) -> Response:
     return envelope.success(_schedule(await service.get_loan(call.db, loan_id)), "Installments")
 
@@ -240,24 +270,24 @@ async def _move(
     return await call.answer(work, message)
 
 
-@loans.post("/{loan_id}/approve")
+@loans.post("/{loan_id}/approve", dependencies=[OFFICERS_ONLY])
 async def approve(loan_id: str, body: ApproveRequest, call: CallDep) -> Response:
     officer = body.model_copy(update={"officer_id": call.acting_user(body.officer_id)})
     return await _move(call, service.approve_loan, loan_id, officer, "Loan approved")
 
 
-@loans.post("/{loan_id}/reject")
+@loans.post("/{loan_id}/reject", dependencies=[OFFICERS_ONLY])
 async def reject(loan_id: str, body: RejectRequest, call: CallDep) -> Response:
     officer = body.model_copy(update={"officer_id": call.acting_user(body.officer_id)})
     return await _move(call, service.reject_loan, loan_id, officer, "Loan rejected")
 
 
-@loans.post("/{loan_id}/cancel")
+@loans.post("/{loan_id}/cancel", dependencies=[OWN_LOAN])
 async def cancel(loan_id: str, body: CancelRequest, call: CallDep) -> Response:
     return await _move(call, service.cancel_loan, loan_id, body, "Loan cancelled")
 
 
-@loans.post("/{loan_id}/disburse")
+@loans.post("/{loan_id}/disburse", dependencies=[OFFICERS_ONLY])
 async def disburse(loan_id: str, body: DisburseRequest, call: CallDep) -> Response:
     return await _move(call, service.disburse_loan, loan_id, body, "Loan disbursed")
 
@@ -269,7 +299,7 @@ async def apply_payment(loan_id: str, body: ApplyPaymentRequest, call: CallDep) 
     return envelope.success(result, "Payment applied", headers=headers)
 
 
-@loans.post("/{loan_id}/documents", status_code=201)
+@loans.post("/{loan_id}/documents", status_code=201, dependencies=[OWN_LOAN])
 async def upload_document(
     loan_id: str,
     call: CallDep,
@@ -299,13 +329,13 @@ async def upload_document(
     return envelope.success(_document(document), "Document uploaded", 201)
 
 
-@loans.get("/{loan_id}/documents")
+@loans.get("/{loan_id}/documents", dependencies=[OWN_LOAN])
 async def list_documents(loan_id: str, call: CallDep) -> Response:
     documents = await document_service.list_documents(call.db, loan_id)
     return envelope.success([_document(d) for d in documents], "Documents")
 
 
-@loans.get("/{loan_id}/documents/{document_id}/content")
+@loans.get("/{loan_id}/documents/{document_id}/content", dependencies=[OWN_LOAN])
 async def document_content(loan_id: str, document_id: SerialId, call: CallDep) -> Response:
     document, path = await document_service.get_document(
         call.db, call.settings.data_dir, loan_id, document_id
@@ -318,7 +348,7 @@ async def document_content(loan_id: str, document_id: SerialId, call: CallDep) -
     )
 
 
-@loans.post("/{loan_id}/documents/{document_id}/verify")
+@loans.post("/{loan_id}/documents/{document_id}/verify", dependencies=[OFFICERS_ONLY])
 async def verify_document(
     loan_id: str, document_id: SerialId, body: VerifyDocumentRequest, call: CallDep
 ) -> Response:

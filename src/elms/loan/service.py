@@ -297,6 +297,13 @@ async def get_loan(db: Database, loan_id: str) -> LoanView:
     return LoanView(loan, application, installments, payments)
 
 
+async def loan_owner(db: Database, loan_id: str) -> str | None:
+    """The customer whose loan this is; None when there is no such loan."""
+    async with db.connection() as conn:
+        loan = await repo.get_loan(conn, loan_id)
+    return loan.customer_id if loan else None
+
+
 async def list_loans(
     db: Database,
     customer_id: str | None,

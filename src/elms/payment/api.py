@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from starlette.responses import Response
 
 from elms.core import envelope
@@ -17,7 +17,15 @@ from elms.core.clock import utcnow
 from elms.core.errors import invalid
 from elms.core.money import ZERO
 from elms.core.schemas import Page
-from elms.core.web import CallDep, PageNumber, PageSize, router
+from elms.core.web import (
+    OWN_CUSTOMER,
+    SERVICES_ONLY,
+    CallDep,
+    CallerDep,
+    PageNumber,
+    PageSize,
+    router,
+)
 from elms.payment import domain, service
 from elms.payment.allocation import Allocation, payable, payment_window, quote
 from elms.payment.domain import PaymentStatus
@@ -31,8 +39,31 @@ from elms.payment.schemas import (
 )
 from elms.payment.service import LoanSnapshot, PaymentView
 
+# Who may do what (architecture.md §3), declared on each route: a customer reaches only their own
+# payments, and those of their own loans; the internal routes (the saga's steps) serve ELMS's own
+# services. A service's call (no role) is never restricted.
 payments = router("/api/v1/payments", tags=["payments"])
-internal = router("/internal/v1/payments", tags=["internal"], include_in_schema=False)
+internal = router(
+    "/internal/v1/payments",
+    tags=["internal"],
+    include_in_schema=False,
+    dependencies=[SERVICES_ONLY],
+)
+
+
+async def _own_payment(payment_id: str, caller: CallerDep, call: CallDep) -> None:
+    if caller.is_customer:
+        caller.require_own(await service.payment_owner(call.db, payment_id), "Payment", payment_id)
+
+
+async def _own_loan(loan_id: str, caller: CallerDep, call: CallDep) -> None:
+    """Whose loan it is, the loan service says (a loan with no payment yet is still theirs)."""
+    if caller.is_customer:
+        caller.require_own(await service.loan_owner(call.services, loan_id), "Loan", loan_id)
+
+
+OWN_PAYMENT = Depends(_own_payment)
+OWN_LOAN = Depends(_own_loan)
 
 
 def _calculation(allocation: Allocation, call: Any) -> dict[str, Any]:
@@ -107,9 +138,10 @@ def _recorded(
 
 
 @payments.post("/calculate")
-async def calculate(body: CalculateRequest, call: CallDep) -> Response:
+async def calculate(body: CalculateRequest, call: CallDep, caller: CallerDep) -> Response:
+    # The loan must be the customer's own: checked on the loan the calculation reads.
     allocation, loan, on = await service.calculate(
-        call.db, call.services, call.settings, body, utcnow()
+        call.db, call.services, call.settings, body, utcnow(), caller
     )
     rows = allocation.rows
     rates = service.terms(call.settings)
@@ -150,7 +182,7 @@ async def calculate(body: CalculateRequest, call: CallDep) -> Response:
     return envelope.success(data, "Payment calculated")
 
 
-@payments.get("/{payment_id}")
+@payments.get("/{payment_id}", dependencies=[OWN_PAYMENT])
 async def get_payment(payment_id: str, call: CallDep) -> Response:
     return envelope.success(_payment(await service.get_payment(call.db, payment_id)), "Payment")
 
@@ -167,7 +199,7 @@ async def _list(call: Any, page: int, size: int, message: str, **filters: Any) -
     return envelope.success(Page[dict].of(items, page, size, total).wire(), message)
 
 
-@payments.get("/customer/{customer_id}")
+@payments.get("/customer/{customer_id}", dependencies=[OWN_CUSTOMER])
 async def customer_payments(
     customer_id: str,
     call: CallDep,
@@ -191,15 +223,25 @@ async def customer_payments(
     )
 
 
-@payments.get("/loan/{loan_id}")
+@payments.get("/loan/{loan_id}", dependencies=[OWN_LOAN])
 async def loan_payments(
     loan_id: str,
     call: CallDep,
+    caller: CallerDep,
     status: PaymentStatus | None = None,
     page: PageNumber = 0,
     size: PageSize = 20,
 ) -> Response:
-    return await _list(call, page, size, "Loan payments", loan_id=loan_id, status=status)
+    # The customer's own loan, and of its payments only theirs: never anyone else's rows.
+    return await _list(
+        call,
+        page,
+        size,
+        "Loan payments",
+        loan_id=loan_id,
+        customer_id=caller.customer_id,
+        status=status,
+    )
 
 
 @internal.post("/validate")

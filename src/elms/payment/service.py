@@ -20,6 +20,7 @@ from elms.core.database import Database
 from elms.core.errors import DomainError, business_rule, conflict, invalid, not_found
 from elms.core.ids import new_id
 from elms.core.money import ZERO, parse_money
+from elms.core.principal import SERVICE, Caller
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.payment import domain
 from elms.payment import repository as repo
@@ -159,10 +160,13 @@ async def _allocate(
     numbers: list[int] | None,
     partial: bool,
     now: datetime,
+    caller: Caller = SERVICE,
 ) -> tuple[Allocation, LoanSnapshot, date, Terms]:
     """The allocation on the payment date against the loan as it is now: calculate and record
-    share it, so the same inputs on the same date give the same amounts."""
+    share it, so the same inputs on the same date give the same amounts. A customer's loan must
+    be their own: someone else's is not found, before anything of it is told or stored."""
     loan = await read_loan(services, loan_id)
+    caller.require_own(loan.customer_id, "Loan", loan_id)
     _check_active(loan)
     on = payment_date or now.date()
     if loan.earliest_payment_date and on < loan.earliest_payment_date:
@@ -183,6 +187,7 @@ async def calculate(
     settings: Settings,
     request: CalculateRequest,
     now: datetime,
+    caller: Caller = SERVICE,
 ) -> tuple[Allocation, LoanSnapshot, date]:
     """What paying would do on the date, changing nothing but a SIMULATION record."""
     allocation, loan, on, rates = await _allocate(
@@ -194,6 +199,7 @@ async def calculate(
         request.installment_numbers,
         request.is_partial_payment,
         now,
+        caller,
     )
     async with db.transaction() as conn:
         await repo.insert_calculations(
@@ -377,6 +383,18 @@ async def fail_payment(db: Database, payment_id: str, reason: str, now: datetime
                 now,
             )
         return PaymentView(payment, await repo.list_installments(conn, payment_id))
+
+
+async def payment_owner(db: Database, payment_id: str) -> str | None:
+    """The customer who made this payment; None when there is no such payment."""
+    async with db.connection() as conn:
+        payment = await repo.get_payment(conn, payment_id)
+    return payment.customer_id if payment else None
+
+
+async def loan_owner(services: ServiceClient, loan_id: str) -> str:
+    """The customer whose loan this is, as the loan service knows it (not found if none)."""
+    return (await read_loan(services, loan_id)).customer_id
 
 
 async def get_payment(db: Database, payment_id: str) -> PaymentView:
