@@ -4,6 +4,7 @@ FAILED events for an operator to see and send again (architecture.md §4)."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import platform
 from typing import Annotated
 
@@ -14,10 +15,19 @@ from starlette.responses import Response
 from elms.core import envelope, outbox
 from elms.core.clock import utcnow
 from elms.core.database import Database
+from elms.core.internal_auth import HEADER, service_credential
 from elms.core.schemas import Page
 from elms.core.web import PageNumber, PageSize
 
 HEALTH_QUERY_TIMEOUT = 2.0
+
+
+def _presents_credential(request: Request) -> bool:
+    state = request.app.state
+    if not hasattr(state, "health_credential"):  # derived once: it may read the data directory
+        state.health_credential = service_credential(state.settings).encode()
+    offered = request.headers.get(HEADER, "").encode("latin-1")
+    return hmac.compare_digest(offered, state.health_credential)
 
 
 def actuator_router() -> APIRouter:
@@ -25,6 +35,9 @@ def actuator_router() -> APIRouter:
 
     @r.get("/health")
     async def health(request: Request) -> Response:
+        """UP or DOWN for anyone (a load balancer asks with no credential); the components
+        (pool sizes, outbox and saga counts, upstreams and breakers) only for a caller with
+        the internal service credential: they tell an attacker what load would hurt."""
         db: Database = request.app.state.db
         outbox_counts: dict[str, int] = {}
         try:
@@ -34,12 +47,15 @@ def actuator_router() -> APIRouter:
         except Exception as error:
             database = {"status": "DOWN", "details": {"error": type(error).__name__}}
         status = database["status"]
+        code = 200 if status == "UP" else 503
+        if not _presents_credential(request):
+            return envelope.success({"status": status}, f"Service is {status}", code)
         components = {"db": database, "outbox": {"status": status, "details": outbox_counts}}
         # A service may report more (the gateway: its upstreams and their breakers).
         for name, component in getattr(request.app.state, "health_components", {}).items():
             components[name] = await component()
         data = {"status": status, "components": components}
-        return envelope.success(data, f"Service is {status}", 200 if status == "UP" else 503)
+        return envelope.success(data, f"Service is {status}", code)
 
     @r.get("/info")
     async def info(request: Request) -> Response:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import EmailStr, Field, StringConstraints, field_validator
+import email_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from elms.core.clock import today
 from elms.core.schemas import CamelModel, Identifier, NonNegativeMoney, PositiveMoney, WireModel
@@ -39,9 +48,38 @@ def _check_birth_date(value: date | None) -> date | None:
     return value
 
 
-def _lower_email(value: str | None) -> str | None:
-    # Emails are unique regardless of case: alice@x.com and Alice@X.com are one customer.
-    return value.lower() if value is not None else None
+def _folded(value: Any) -> Any:
+    # Emails are unique as people read them: NFKC makes a fullwidth ｕni1@example.com the
+    # uni1@example.com it looks like, and case never tells two customers apart.
+    return unicodedata.normalize("NFKC", value).lower() if isinstance(value, str) else value
+
+
+# CJK languages write these scripts together in one word; any other mix is a homograph trick.
+_ONE_SCRIPT = dict.fromkeys(("CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "HANGUL"), "HAN")
+
+
+def _scripts(text: str) -> set[str]:
+    """The scripts of the letters of `text`, by their Unicode names (LATIN, CYRILLIC, GREEK…)."""
+    words = (unicodedata.name(ch, "UNKNOWN").split()[0] for ch in text if ch.isalpha())
+    return {_ONE_SCRIPT.get(word, word) for word in words}
+
+
+def _canonical_email(value: str) -> str:
+    """One form per address: its local part, then its domain in IDNA ASCII (`xn--…`), whether
+    it was sent in Unicode or ASCII. A local part or a domain label whose letters mix scripts
+    (`exаmple` with a Cyrillic а) is refused: it is made to pass for another address."""
+    parts = email_validator.validate_email(value, check_deliverability=False)
+    if len(_scripts(parts.local_part)) > 1:
+        raise ValueError("the part before @ mixes letters of different scripts")
+    if any(len(_scripts(label)) > 1 for label in parts.domain.split(".")):
+        raise ValueError("a label of the domain mixes letters of different scripts")
+    canonical = f"{parts.local_part}@{parts.ascii_domain}"
+    if len(canonical) > 255:
+        raise ValueError("the email must be at most 255 characters")
+    return canonical
+
+
+Email = Annotated[EmailStr, BeforeValidator(_folded), AfterValidator(_canonical_email)]
 
 
 class AddressIn(WireModel):
@@ -96,7 +134,7 @@ class CustomerCreate(WireModel):
     customer_id: Identifier | None = None
     first_name: Name
     last_name: Name
-    email: Annotated[EmailStr, StringConstraints(max_length=255)]
+    email: Email
     phone: Phone | None = None
     date_of_birth: date | None = None
     identification_number: IdentificationNumber | None = None
@@ -108,7 +146,6 @@ class CustomerCreate(WireModel):
     address: AddressIn | None = None
 
     _birth = field_validator("date_of_birth")(_check_birth_date)
-    _email = field_validator("email")(_lower_email)
 
 
 class CustomerUpdate(WireModel):
@@ -117,7 +154,7 @@ class CustomerUpdate(WireModel):
     version: Annotated[int, Field(ge=1, strict=True)] | None = None
     first_name: Name | None = None
     last_name: Name | None = None
-    email: Annotated[EmailStr, StringConstraints(max_length=255)] | None = None
+    email: Email | None = None
     phone: Phone | None = None
     date_of_birth: date | None = None
     identification_number: IdentificationNumber | None = None
@@ -130,7 +167,6 @@ class CustomerUpdate(WireModel):
     kyc_status: KycStatus | None = None
 
     _birth = field_validator("date_of_birth")(_check_birth_date)
-    _email = field_validator("email")(_lower_email)
 
 
 class CustomerOut(CamelModel):

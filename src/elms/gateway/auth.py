@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
@@ -26,9 +27,13 @@ async def authenticate(request: Request) -> Principal:
         raise unauthorized("A bearer token is required")
     settings: Settings = request.app.state.settings
     keys: VerificationKeys = request.app.state.verification_keys
+    token = token.strip()
+    # An identity provider's key set is fetched over the network by a blocking client: off the
+    # event loop, so one slow fetch does not stall every request.
+    key = await asyncio.to_thread(keys.key_for, token) if keys.jwks else keys.key_for(token)
     principal = verify(
-        token.strip(),
-        keys.key_for(token.strip()),
+        token,
+        key,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         algorithm=settings.jwt_algorithm,

@@ -61,6 +61,12 @@ class GatewayMetrics:
         self.audit_queue = Gauge(
             "gateway_audit_queue_depth", "Audit rows waiting to be written", registry=registry
         )
+        self.audit_dropped = Counter(
+            "elms_audit_rows_dropped",
+            "Audit rows the database refused even alone (logged with their request id)",
+            registry=registry,
+        )
+        audit.on_drop = self.audit_dropped.inc
         self.breakers = breakers
         self.audit = audit
 

@@ -8,11 +8,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
+import structlog
 
 from elms.core.errors import DomainError
 from elms.core.principal import Caller, Role, forbidden
 
-__all__ = ["Principal", "Role", "forbidden", "mint", "unauthorized", "verify"]
+__all__ = ["INVALID_TOKEN", "Principal", "Role", "forbidden", "mint", "unauthorized", "verify"]
+
+log = structlog.get_logger("elms.gateway.tokens")
+
+# What a caller is told of a token refused: the library's reasons (which claim, which key,
+# where decoding broke) help an attacker probe, so they go to the log, not to the answer.
+INVALID_TOKEN = "The token is not valid"
 
 ALL_SCOPES = (
     "customer:read",
@@ -94,6 +101,10 @@ def mint(
     return jwt.encode(claims, private_pem, algorithm="RS256")
 
 
+def _plain_text(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_SUBJECT and value.isprintable()
+
+
 def verify(token: str, key: object, *, issuer: str, audience: str, algorithm: str) -> Principal:
     """The token's principal, or 401: bad signature, wrong issuer or audience, expired, or
     missing any claim the gateway needs."""
@@ -108,15 +119,25 @@ def verify(token: str, key: object, *, issuer: str, audience: str, algorithm: st
         )
         role = Role(claims.get("role"))
     except (jwt.PyJWTError, ValueError) as error:
-        raise unauthorized(f"Invalid token: {error}") from error
+        log.info("token refused", reason=f"{type(error).__name__}: {error}")
+        raise unauthorized(INVALID_TOKEN) from error
     scopes = claims.get("scope", [])
     if isinstance(scopes, str):
         scopes = scopes.split()
     subject = claims["sub"]
-    # The subject is recorded as who acted (reviewer_id, verified_by, audit rows: 255 at most).
-    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
-        raise unauthorized(f"Invalid token: sub must be text of 1 to {MAX_SUBJECT} characters")
     customer_id = claims.get("customerId")
+    # The subject is recorded as who acted (reviewer_id, verified_by, audit rows: 255 at most);
+    # it and the customer id travel to the services in headers, so they must be plain text.
+    # An identity provider's odd claim types are the token's fault, never a 500.
+    if not (
+        _plain_text(subject)
+        and (customer_id is None or _plain_text(customer_id))
+        and isinstance(scopes, list)
+        and all(isinstance(s, str) for s in scopes)
+        and isinstance(claims.get("sid"), str | None)
+    ):
+        log.info("token refused", reason="sub, customerId, scope or sid of the wrong form")
+        raise unauthorized(INVALID_TOKEN)
     if role is Role.CUSTOMER and not customer_id:
         raise unauthorized("A customer's token must name its customerId")
     # An identity provider's token may list any scope; a role never gets more than its own

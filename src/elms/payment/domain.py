@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from elms.core import masking
 from elms.core.errors import business_rule
 
 
@@ -34,30 +35,7 @@ def check_move(current: str, target: PaymentStatus) -> bool:
     return True
 
 
-# Keys whose values identify an account or a card; only their last four characters are kept.
-_SENSITIVE = ("account", "iban", "card", "routing")
-
-
-def mask(value: str) -> str:
-    visible = value[-4:] if len(value) > 4 else ""
-    return "*" * max(len(value) - len(visible), 4) + visible
-
-
 def mask_bank_details(details: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Bank details as stored and shown: account, IBAN, card and routing numbers masked down to
-    their last four characters, at any depth (in objects and in lists)."""
-    if details is None:
-        return None
-
-    def masked(key: str, value: Any, sensitive: bool = False) -> Any:
-        # Under a sensitive key everything is masked, however deep: {"account": {"number": …}}.
-        sensitive = sensitive or any(word in key.lower() for word in _SENSITIVE)
-        if isinstance(value, dict):
-            return {k: masked(k, v, sensitive) for k, v in value.items()}
-        if isinstance(value, list):  # e.g. {"accounts": ["…"]}: each item under the list's key
-            return [masked(key, v, sensitive) for v in value]
-        if sensitive and isinstance(value, str | int) and not isinstance(value, bool):
-            return mask(str(value))
-        return value
-
-    return {key: masked(key, value) for key, value in details.items()}
+    """Bank details as stored and shown: every value holding six or more digits, whatever its
+    key and at any depth, masked down to its last four digits (elms.core.masking)."""
+    return None if details is None else masking.mask_bank_details(details)

@@ -35,6 +35,20 @@ async def test_health_is_down_with_503_when_the_database_is_gone(customer_servic
     assert response.json()["data"]["status"] == "DOWN"
 
 
+async def test_an_anonymous_caller_sees_only_whether_the_service_is_up(customer_service):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=customer_service.url) as stranger:
+        for headers in ({}, {"X-ELMS-Service-Token": "guess"}):
+            response = await stranger.get("/actuator/health", headers=headers)
+            assert response.status_code == 200
+            assert response.json()["data"] == {"status": "UP"}
+        await customer_service.app.state.db.pool.close()
+        down = await stranger.get("/actuator/health")
+    assert down.status_code == 503
+    assert down.json()["data"] == {"status": "DOWN"}
+
+
 async def test_info_names_the_service_and_its_version(customer_service):
     data = (await customer_service.client.get("/actuator/info")).json()["data"]
     assert data["name"] == "elms-customer"

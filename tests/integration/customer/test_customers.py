@@ -203,6 +203,54 @@ async def test_a_duplicate_email_in_another_case_is_refused_too(customer_service
     assert len(count) == 1
 
 
+async def test_a_look_alike_email_is_the_same_customer_or_refused(customer_service):
+    client = customer_service.client
+    await create_customer(client, email="uni1@example.com")
+
+    fullwidth = await client.post(CUSTOMERS, json=customer_body(email="\uff55ni1@example.com"))
+    assert fullwidth.status_code == 409, fullwidth.text
+    assert error_code(fullwidth) == "DUPLICATE_EMAIL"
+
+    # A Cyrillic р or а among Latin letters of a domain label (in Unicode or in its xn-- form),
+    # a Cyrillic е among the Latin letters of the local part: each made to pass for another.
+    homographs = (
+        "uni1@exam\u0440le.com",
+        "uni1@ex\u0430mple.com",
+        "uni1@xn--exmple-4nf.com",
+        "\u0435uni1@example.com",
+    )
+    for homograph in homographs:
+        refused = await client.post(CUSTOMERS, json=customer_body(email=homograph))
+        assert refused.status_code == 400, (homograph, refused.text)
+        assert error_code(refused) == "VALIDATION_ERROR"
+        assert error_fields(refused) == ["email"]
+
+    # A domain all in one script is a real one: kept in its IDNA ASCII form, so the same address
+    # spelt in xn-- is the same customer.
+    cyrillic = await create_customer(
+        client, email="uni1@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"
+    )
+    assert cyrillic["email"] == "uni1@xn--e1afmkfd.xn--p1ai"
+    again = await client.post(CUSTOMERS, json=customer_body(email="UNI1@xn--e1afmkfd.xn--p1ai"))
+    assert again.status_code == 409, again.text
+    emails = await fetch(customer_service, "SELECT email FROM customers ORDER BY email")
+    assert [r["email"] for r in emails] == ["uni1@example.com", "uni1@xn--e1afmkfd.xn--p1ai"]
+
+
+async def test_an_update_to_a_look_alike_email_is_a_duplicate_too(customer_service):
+    client = customer_service.client
+    await create_customer(client, email="uni2@example.com")
+    other = await create_customer(client)
+
+    response = await client.put(
+        f"{CUSTOMERS}/{other['customerId']}",
+        json={"email": "\uff35NI2@example.com", "version": other["version"]},
+    )
+
+    assert response.status_code == 409, response.text
+    assert error_code(response) == "DUPLICATE_EMAIL"
+
+
 async def test_a_duplicate_identification_number_is_refused_with_409(customer_service):
     await create_customer(customer_service.client, identificationNumber="ID-778899")
 

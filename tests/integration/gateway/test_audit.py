@@ -82,3 +82,62 @@ async def test_the_audit_queue_is_written_by_the_background_writer(system, datab
         async with gateway.app.state.db.connection() as conn:
             count = await conn.fetchval("SELECT count(*) FROM audit_events")
         assert count == 1
+
+
+async def test_what_postgresql_cannot_store_is_escaped_and_jams_nothing(system, database, caplog):
+    settings = system.settings.model_copy(
+        update={"payment_url": system.payment.url, "audit_flush_interval_seconds": 3600}
+    )
+    async with running_gateway(settings, database.dsn("gateway")) as gateway:
+        client = gateway.client
+        await client.get("/api/v1/customers/x%00y")
+        await client.post(
+            "/api/v1/customers",
+            content='{"na\\u0000me": "va\\u0000lue", "lone": "\\ud800", "deep": [{"k\\u0000": 1}]}',
+            headers={"content-type": "application/json"},
+        )
+        await client.get(
+            "/api/v1/customers?size=1",
+            headers={"x-odd": b"caf\xc3\xa9 \xff\xfe", "user-agent": b"agent\xff"},
+        )
+        normal = await asyncio.gather(*(client.get("/api/v1/customers?size=1") for _ in range(3)))
+        assert all(r.status_code == 200 for r in normal)
+
+        assert await gateway.app.state.audit.flush() == 6
+        assert gateway.app.state.audit.queue.empty()
+        registry = gateway.app.state.metrics.registry
+        assert registry.get_sample_value("elms_audit_rows_dropped_total") == 0
+        # One more for the stop to write.
+        await client.post(
+            "/api/v1/customers",
+            content='{"\\u0000": 1}',
+            headers={"content-type": "application/json"},
+        )
+    assert "Application shutdown failed" not in caplog.text
+    conn = await asyncpg.connect(
+        database.dsn("gateway"), server_settings={"search_path": "banking_gateway"}
+    )
+    try:
+        rows = await conn.fetch(
+            "SELECT request_url, request_headers, user_agent, request_body, response_status"
+            " FROM audit_events ORDER BY event_id"
+        )
+    finally:
+        await conn.close()
+    rows = [
+        {k: json.loads(v) if k in JSON_COLUMNS and v is not None else v for k, v in r.items()}
+        for r in rows
+    ]
+    assert len(rows) == 7
+    path, body, odd, *normal_rows, last = rows
+    # The path as it was sent: percent-encoded, never decoded to a NUL.
+    assert path["request_url"] == "/api/v1/customers/x%00y"
+    assert body["request_body"] == {
+        "na\\x00me": "va\\x00lue",
+        "lone": "\\ud800",
+        "deep": [{"k\\x00": 1}],
+    }
+    assert odd["request_headers"]["x-odd"] == "café \\xff\\xfe"
+    assert odd["user_agent"] == "agent\\xff"
+    assert [r["response_status"] for r in normal_rows] == [200, 200, 200]
+    assert last["request_body"] == {"\\x00": 1}

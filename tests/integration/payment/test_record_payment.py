@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from elms.core import jsoncodec
 from tests.integration.loan.conftest import loan_request, new_customer
 from tests.integration.payment.helpers import (
     RECORD,
@@ -199,6 +200,53 @@ async def test_account_numbers_inside_lists_and_under_account_keys_are_masked_to
     )
     for secret in ("998877665544", "123456789012", "555566667777"):
         assert secret not in raw[0]["raw"]
+
+
+async def test_any_value_holding_a_number_is_masked_whatever_its_key(system):
+    """pan, bban, acctNo, sortCode, and an account number sent as a JSON number with a
+    fraction (read as a Decimal): masked by the digits they hold, not by their names."""
+    loan = await borrower_with_loan(system, "maskedkeys")
+    request = {
+        "loanId": loan["loanId"],
+        "paymentAmount": "5000.00",
+        "paymentMethod": "BANK_TRANSFER",
+        "bankDetails": {
+            "bankName": "First Bank",
+            "pan": "4111 1111 1111 1111",
+            "bban": "NWBK60161331926819",
+            "acctNo": "87654321",
+            "sortCode": "60-16-13",
+            "accountNo": Decimal("12345678.9012"),
+            "branch": "0042",
+        },
+    }
+
+    response = await system.payment.client.post(
+        RECORD, content=jsoncodec.dumps(request), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 201, response.text
+    payment = data(response)
+    expected = {
+        "bankName": "First Bank",
+        "pan": "***************1111",
+        "bban": "**************6819",
+        "acctNo": "****4321",
+        "sortCode": "****1613",
+        "accountNo": "*********9012",
+        "branch": "0042",
+    }
+    assert payment["bankDetails"] == expected
+    [row] = await fetch(
+        system,
+        "SELECT bank_details, bank_details::text AS raw FROM payments WHERE payment_id = $1",
+        payment["paymentId"],
+    )
+    assert as_json(row["bank_details"]) == expected
+    for secret in ("4111 1111", "60161331926819", "87654321", "60-16-13", "12345678"):
+        assert secret not in row["raw"]
+    shown = await system.payment.client.get(f"/api/v1/payments/{payment['paymentId']}")
+    assert data(shown)["bankDetails"] == expected
 
 
 async def test_a_repeated_idempotency_key_replays_the_first_payment(system):

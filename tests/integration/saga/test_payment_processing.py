@@ -10,6 +10,7 @@ import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 
+from elms.core import jsoncodec
 from elms.core.clock import today
 from tests.integration.saga.helpers import (
     PAYMENTS,
@@ -208,3 +209,51 @@ async def test_bank_details_are_masked_before_the_saga_keeps_the_request(system,
         )
     assert "123456789012" not in kept and "DE89370400" not in kept
     assert "********9012" in kept
+
+
+async def test_no_full_number_reaches_the_saga_table_or_the_audit_whatever_its_key(system, gateway):
+    loan = await active_loan(system, gateway, "maskkeys", disbursed=today() - timedelta(days=100))
+    amount = await first_installment_due(gateway, loan["loanId"])
+    details = {
+        "bankName": "First Bank",
+        "pan": "4111 1111 1111 1111",
+        "bban": "NWBK60161331926819",
+        "acctNo": "87654321",
+        "sortCode": "60-16-13",
+        # A JSON number with a fraction, read as a Decimal.
+        "nested": [{"accountNo": Decimal("12345678.9012")}],
+    }
+    request = {
+        "loanId": loan["loanId"],
+        "paymentAmount": str(amount),
+        "paymentMethod": "BANK_TRANSFER",
+        "bankDetails": details,
+    }
+
+    paid = await gateway.client.post(
+        PAYMENTS, content=jsoncodec.dumps(request), headers={"content-type": "application/json"}
+    )
+
+    assert paid.status_code == 201, paid.text
+    assert data(paid)["bankDetails"] == {
+        "bankName": "First Bank",
+        "pan": "***************1111",
+        "bban": "**************6819",
+        "acctNo": "****4321",
+        "sortCode": "****1613",
+        "nested": [{"accountNo": "*********9012"}],
+    }
+    await gateway.app.state.audit.flush()
+    async with gateway.app.state.db.connection() as conn:
+        kept = await conn.fetchval(
+            "SELECT saga_data::text FROM saga_states WHERE saga_id = $1", data(paid)["sagaId"]
+        )
+        audited = await conn.fetchval(
+            "SELECT string_agg(request_body::text || response_body::text, ' ')"
+            " FROM audit_events WHERE request_url = $1",
+            PAYMENTS,
+        )
+    for secret in ("4111 1111", "60161331926819", "87654321", "60-16-13", "12345678"):
+        assert secret not in kept
+        assert secret not in audited
+    assert "*********9012" in kept and "*********9012" in audited

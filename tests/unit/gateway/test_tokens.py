@@ -75,3 +75,61 @@ def test_a_subject_too_long_to_record_is_refused(keys):
     with pytest.raises(DomainError) as refused:
         verify(token, public, issuer=ISSUER, audience=AUDIENCE, algorithm="RS256")
     assert refused.value.status == 401
+
+
+def test_a_refused_token_is_told_one_fixed_message_and_no_decoding_detail(keys):
+    pem, public = keys
+    now = datetime.now(UTC)
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "role": "ADMIN"}
+    tokens = {
+        "not-a-jwt": "not-a-jwt",
+        "garbage segments": "a.b.c",
+        "expired": jwt.encode(
+            {**claims, "exp": int((now - timedelta(minutes=5)).timestamp())}, pem, "RS256"
+        ),
+        "wrong audience": jwt.encode(
+            {**claims, "aud": "other", "exp": int((now + timedelta(minutes=5)).timestamp())},
+            pem,
+            "RS256",
+        ),
+        "no role": jwt.encode(
+            {**claims, "role": "KING", "exp": int((now + timedelta(minutes=5)).timestamp())},
+            pem,
+            "RS256",
+        ),
+        "no exp": jwt.encode(claims, pem, "RS256"),
+    }
+    for what, token in tokens.items():
+        with pytest.raises(DomainError) as refused:
+            verify(token, public, issuer=ISSUER, audience=AUDIENCE, algorithm="RS256")
+        assert (refused.value.status, refused.value.code) == (401, "UNAUTHORIZED"), what
+        assert refused.value.message == "The token is not valid", what
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"scope": 7},
+        {"scope": [{"a": 1}]},
+        {"customerId": 12345},
+        {"customerId": "CUST-1\r\nX-ELMS-Role: ADMIN"},
+        {"sub": "alice\r\nx-elms-role: ADMIN"},
+        {"sid": ["s"]},
+    ],
+)
+def test_a_signed_token_with_claims_of_the_wrong_form_is_401_not_a_crash(keys, odd):
+    # Such claims travel to the services in headers: a CR-LF would forge one, a list breaks one.
+    pem, public = keys
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "someone",
+        "role": "CUSTOMER",
+        "customerId": "CUST-1",
+        "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp()),
+        **odd,
+    }
+    token = jwt.encode(claims, pem, algorithm="RS256")
+    with pytest.raises(DomainError) as refused:
+        verify(token, public, issuer=ISSUER, audience=AUDIENCE, algorithm="RS256")
+    assert refused.value.status == 401
