@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from elms.core import cluster
 from elms.core.config import Settings
 from elms.core.internal_auth import HEADER, service_credential
 from elms.core.observability import configure_logging
@@ -61,7 +60,7 @@ class ClonedDatabase:
     settings: Settings
 
     def dsn(self, service: str) -> str:
-        return cluster.service_database(self.settings, service, self.admin_url).dsn
+        return postgres.service_dsn(self.settings, service)
 
 
 @pytest.fixture

@@ -47,7 +47,8 @@ def up() -> None:
     print(f"ELMS data directory: {settings.data_dir}", flush=True)
     dsns = asyncio.run(_prepare(settings, list(SERVICES)))
     running = {name: dsn for name, dsn in dsns.items() if name in APPLICATIONS}
-    asyncio.run(Supervisor(settings, running).run())
+    embedded_db = cluster.uses_embedded(settings, list(SERVICES))
+    asyncio.run(Supervisor(settings, running, embedded_db).run())
 
 
 @app.command()

@@ -1,4 +1,6 @@
-"""`elms up`: every service as its own process, restarted if it dies, all stopped on Ctrl-C."""
+"""`elms up`: every service as its own process, restarted if it dies, all stopped on Ctrl-C; and
+the embedded PostgreSQL, when ELMS runs one, started again if it goes away and stopped at the
+end, whichever postmaster serves the data directory by then."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import time
 import httpx
 import structlog
 
+from elms.core import embedded
 from elms.core.config import Settings
 
 log = structlog.get_logger("elms.supervisor")
@@ -20,12 +23,15 @@ STOP_GRACE_SECONDS = 10
 MAX_BACKOFF_SECONDS = 30
 # A process that ran this long before dying is restarted at once, not after a backoff.
 STABLE_AFTER_SECONDS = 60
+# How often the embedded PostgreSQL is looked at.
+DATABASE_CHECK_SECONDS = 1.0
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, dsns: dict[str, str]) -> None:
+    def __init__(self, settings: Settings, dsns: dict[str, str], embedded_db: bool = False) -> None:
         self.settings = settings
         self.dsns = dsns
+        self.embedded_db = embedded_db
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.stopping = asyncio.Event()
 
@@ -61,6 +67,38 @@ class Supervisor:
             except TimeoutError:
                 continue
 
+    async def _keep_database_running(self) -> None:
+        """The embedded server, started again when it is gone (killed, stopped by hand), with
+        the services' backoff; the services' pools and LISTEN connections find it again."""
+        backoff = 1.0
+        up_since = time.monotonic()
+        while not self.stopping.is_set():
+            if await asyncio.to_thread(embedded.is_running, self.settings.data_dir):
+                if time.monotonic() - up_since > STABLE_AFTER_SECONDS:
+                    backoff = 1.0
+            else:
+                print(f"  postgresql stopped; starting it again in {backoff:.0f} s", flush=True)
+                log.warning("embedded PostgreSQL is down", restart_in_seconds=backoff)
+                if await self._stopped_within(backoff):
+                    return
+                try:
+                    await asyncio.to_thread(embedded.restart, self.settings.data_dir)
+                    print("  postgresql running again", flush=True)
+                    log.info("embedded PostgreSQL is running again")
+                    up_since = time.monotonic()
+                except Exception as error:  # a failed start is tried again, later
+                    log.warning("embedded PostgreSQL did not start", error=str(error))
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            if await self._stopped_within(DATABASE_CHECK_SECONDS):
+                return
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
+
     async def _wait_ready(self, service: str, process: asyncio.subprocess.Process) -> bool:
         url = f"http://{self.settings.host}:{self.settings.port_of(service)}/actuator/health"
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -95,6 +133,8 @@ class Supervisor:
             asyncio.create_task(self._keep_running(service, started[service]))
             for service in self.dsns
         ]
+        if self.embedded_db:
+            keepers.append(asyncio.create_task(self._keep_database_running()))
         all_started = asyncio.gather(*(event.wait() for event in started.values()))
         stop_requested = asyncio.create_task(self.stopping.wait())
         await asyncio.wait([all_started, stop_requested], return_when=asyncio.FIRST_COMPLETED)
@@ -105,3 +145,6 @@ class Supervisor:
         await self._stop_all()
         all_started.cancel()
         await asyncio.gather(*keepers, all_started, return_exceptions=True)
+        if self.embedded_db:
+            # The server that runs now, which may not be the one first started.
+            await asyncio.to_thread(embedded.stop, self.settings.data_dir)

@@ -83,3 +83,8 @@ async def drop(admin_url: str, name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def service_dsn(settings: Settings, service: str) -> str:
+    """A service's own URL (its role) on the settings' database."""
+    return cluster.service_database(settings, service, settings.database_url).dsn

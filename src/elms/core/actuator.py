@@ -53,7 +53,10 @@ def actuator_router() -> APIRouter:
         components = {"db": database, "outbox": {"status": status, "details": outbox_counts}}
         # A service may report more (the gateway: its upstreams and their breakers).
         for name, component in getattr(request.app.state, "health_components", {}).items():
-            components[name] = await component()
+            try:
+                components[name] = await component()
+            except Exception as error:  # a component that cannot tell is DOWN, never a 500
+                components[name] = {"status": "DOWN", "details": {"error": type(error).__name__}}
         data = {"status": status, "components": components}
         return envelope.success(data, f"Service is {status}", code)
 

@@ -27,16 +27,25 @@ class Job:
 
 
 async def _every(job: Job) -> None:
+    failing = False
     while True:
         try:
             done = await job.run()
             if done:
                 log.debug("job round", job=job.name, processed=done)
+            if failing:
+                log.info("job rounds succeed again", job=job.name)
+            failing = False
         except asyncio.CancelledError:
             raise
         except Exception:
-            # A failed round (database restarting, say) must not end the loop.
-            log.exception("job round failed", job=job.name)
+            # A failed round (database restarting, say) must not end the loop; an outage is
+            # logged once, not at every round of it.
+            if not failing:
+                log.exception("job round failed", job=job.name)
+            else:
+                log.debug("job round failed again", job=job.name, exc_info=True)
+            failing = True
         await _pause(job)
 
 

@@ -49,12 +49,20 @@ def role_secret(settings: Settings) -> str:
     return create_once(path, secrets.token_hex(32).encode()).decode().strip()
 
 
+def uses_embedded(settings: Settings, services: Iterable[str]) -> bool:
+    """Whether these services run on the embedded server: no cluster URL, and not every one
+    of them has its own."""
+    return not settings.database_url and not all(
+        settings.own_database_url(name) for name in services
+    )
+
+
 def admin_url(settings: Settings, services: Iterable[str]) -> str | None:
     """The administrator URL ELMS provisions these services with, starting the embedded server
     when needed; None when each of them has its own URL."""
     if settings.database_url:
         return settings.database_url
-    if all(settings.own_database_url(name) for name in services):
+    if not uses_embedded(settings, services):
         return None
     return start_embedded(settings.data_dir)
 

@@ -83,6 +83,21 @@ def server_settings(schema: str, application: str, statement_timeout: float) -> 
     }
 
 
+# What a database out of reach raises in the middle of a statement (LOST: the connection closed,
+# the server shutting down or starting, no slot free), and when a connection is opened
+# (UNREACHABLE: also refused or reset sockets).
+LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+)
+UNREACHABLE = (OSError, *LOST)
+
+
+class DatabaseUnavailable(Exception):
+    """The service's database cannot be reached now; the request may be tried again later."""
+
+
 class Database:
     """A service's pool. `transaction()` is the one way service code writes."""
 
@@ -90,6 +105,19 @@ class Database:
         self.pool = pool
         self.config = config
         self.name = name
+        self.reachable = True
+
+    def lost(self, error: BaseException) -> None:
+        """Logged once when the database goes out of reach, not at every request that finds it
+        so."""
+        if self.reachable:
+            self.reachable = False
+            log.warning("database out of reach", pool=self.name, error=type(error).__name__)
+
+    def found(self) -> None:
+        if not self.reachable:
+            self.reachable = True
+            log.info("database reachable again", pool=self.name)
 
     @classmethod
     async def open(cls, dsn: str, schema: str, name: str, config: PoolConfig) -> Database:
@@ -118,6 +146,11 @@ class Database:
             conn = await self.pool.acquire(timeout=self.config.acquire_timeout)
         except TimeoutError as error:
             raise PoolExhausted(self.name, self.config.acquire_timeout) from error
+        except UNREACHABLE as error:
+            # A closed pooled connection is opened anew on acquire; this is that failing.
+            self.lost(error)
+            raise DatabaseUnavailable(f"{self.name}: {type(error).__name__}") from error
+        self.found()
         acquired = time.monotonic()
         leak_warning = asyncio.get_running_loop().call_later(
             self.config.leak_threshold, self._warn_leak, acquired

@@ -27,7 +27,13 @@ from elms.core.canonical import CanonicalRequest
 from elms.core.clock import utcnow
 from elms.core.config import SERVICES, Settings
 from elms.core.context import request_id_var, request_started_var, saga_id_var
-from elms.core.database import Database, PoolConfig, PoolExhausted
+from elms.core.database import (
+    LOST,
+    Database,
+    DatabaseUnavailable,
+    PoolConfig,
+    PoolExhausted,
+)
 from elms.core.errors import DomainError, FieldProblem, not_found
 from elms.core.ids import new_id
 from elms.core.internal_auth import ACTING_USER, RequireServiceCredential, service_credential
@@ -37,6 +43,8 @@ from elms.core.service_client import ServiceClient, ServiceTimeout, ServiceUnava
 
 log = structlog.get_logger("elms.web")
 
+# How long a client is told to wait before trying again after a 503.
+RETRY_AFTER_SECONDS = 5
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 _HTTP_CODES = {
     400: "MALFORMED_REQUEST",
@@ -122,15 +130,43 @@ def _http_error(_: Request, exc: Exception) -> Response:
 
 def _pool_exhausted(_: Request, exc: Exception) -> Response:
     log.warning("database pool exhausted", error=str(exc))
-    return envelope.error(503, "SERVICE_UNAVAILABLE", "The service is busy; try again shortly")
+    return envelope.error(
+        503,
+        "SERVICE_UNAVAILABLE",
+        "The service is busy; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _database_unavailable(request: Request, exc: Exception) -> Response:
+    # Out of reach at connect (DatabaseUnavailable) or lost in the middle of a statement (the
+    # driver's own errors): the service cannot answer now, and says when to try again. The
+    # transaction, if one was open, did not commit.
+    request.app.state.db.lost(exc)
+    return envelope.error(
+        503,
+        "SERVICE_UNAVAILABLE",
+        "The service's database is unavailable; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+# On an answer that passes on another service's failure: the caller's circuit breaker must not
+# count it against this service, which is well (elms.gateway.breakers).
+RELAYED_FAILURE = "x-elms-relayed-failure"
 
 
 def _upstream_unavailable(_: Request, exc: Exception) -> Response:
+    relayed = {RELAYED_FAILURE: "true", "Retry-After": str(RETRY_AFTER_SECONDS)}
     if isinstance(exc, ServiceTimeout):
         log.warning("another service did not answer in time", error=str(exc))
-        return envelope.error(504, "GATEWAY_TIMEOUT", "A service this request needs was too slow")
+        return envelope.error(
+            504, "GATEWAY_TIMEOUT", "A service this request needs was too slow", headers=relayed
+        )
     log.warning("another service is unavailable", error=str(exc))
-    return envelope.error(503, "SERVICE_UNAVAILABLE", "A service this request needs is unavailable")
+    return envelope.error(
+        503, "SERVICE_UNAVAILABLE", "A service this request needs is unavailable", headers=relayed
+    )
 
 
 def _retry_later(_: Request, exc: Exception) -> Response:
@@ -410,6 +446,8 @@ def create_service_app(
     app.add_exception_handler(DomainError, _domain_refused)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PoolExhausted, _pool_exhausted)
+    for unreachable in (DatabaseUnavailable, *LOST):
+        app.add_exception_handler(unreachable, _database_unavailable)
     app.add_exception_handler(ServiceUnavailable, _upstream_unavailable)
     app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, _constraint_violated)
     app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
