@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     # Circuit breakers per upstream: consecutive failures to open, seconds before a probe.
     breaker_failure_threshold: int = 5
     breaker_open_seconds: float = 30
+    breaker_half_open_probes: int = 3  # calls a HALF_OPEN breaker admits to decide
     breaker_refresh_interval_seconds: float = 1
     # Tokens (api.md §6): RS256 with the local key made in data_dir, unless an identity
     # provider's public key (PEM) or JWKS URL is configured.

@@ -13,11 +13,20 @@ import yarl
 from elms.core import jsoncodec
 from elms.core.context import request_id_var, saga_id_var
 
+# Marks an answer that passes on another service's failure (core/web.py sets it): the caller's
+# circuit breaker does not count it against the service that relayed it (elms.gateway.breakers).
+RELAYED_FAILURE = "x-elms-relayed-failure"
+
+
+def relayed_failure(headers: Mapping[str, str]) -> bool:
+    return headers.get(RELAYED_FAILURE, "").strip().lower() == "true"
+
 
 @dataclass(frozen=True)
 class ServiceResponse:
     status: int
     body: Any
+    relayed: bool = False  # the answer relays another service's failure
 
     @property
     def ok(self) -> bool:
@@ -84,6 +93,11 @@ class RawResponse:
     status_code: int
     headers: Mapping[str, str]  # case-insensitive
     content: bytes
+
+    @property
+    def relayed(self) -> bool:
+        """The answer relays another service's failure."""
+        return relayed_failure(self.headers)
 
 
 def _url(address: str, params: Mapping[str, Any] | str | None, encoded: bool) -> yarl.URL:
@@ -221,4 +235,4 @@ class ServiceClient:
             parsed = jsoncodec.loads(response.content) if response.content else None
         except ValueError:
             parsed = None
-        return ServiceResponse(response.status_code, parsed)
+        return ServiceResponse(response.status_code, parsed, response.relayed)

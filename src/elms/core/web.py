@@ -39,7 +39,12 @@ from elms.core.ids import new_id
 from elms.core.internal_auth import ACTING_USER, RequireServiceCredential, service_credential
 from elms.core.observability import Metrics
 from elms.core.principal import Caller
-from elms.core.service_client import ServiceClient, ServiceTimeout, ServiceUnavailable
+from elms.core.service_client import (
+    RELAYED_FAILURE,
+    ServiceClient,
+    ServiceTimeout,
+    ServiceUnavailable,
+)
 
 log = structlog.get_logger("elms.web")
 
@@ -149,11 +154,6 @@ def _database_unavailable(request: Request, exc: Exception) -> Response:
         "The service's database is unavailable; try again shortly",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
-
-
-# On an answer that passes on another service's failure: the caller's circuit breaker must not
-# count it against this service, which is well (elms.gateway.breakers).
-RELAYED_FAILURE = "x-elms-relayed-failure"
 
 
 def _upstream_unavailable(_: Request, exc: Exception) -> Response:

@@ -63,7 +63,11 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     )
     breakers = BreakerBoard(
         sorted(UPSTREAMS),
-        BreakerConfig(settings.breaker_failure_threshold, settings.breaker_open_seconds),
+        BreakerConfig(
+            settings.breaker_failure_threshold,
+            settings.breaker_open_seconds,
+            settings.breaker_half_open_probes,
+        ),
     )
     sagas = SagaEngine([LOAN_CREATION, PAYMENT_PROCESSING], SagaConfig.from_settings(settings))
     app = create_service_app(

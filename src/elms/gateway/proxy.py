@@ -19,7 +19,7 @@ from elms.core.errors import DomainError, not_found
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.gateway import access, routes
 from elms.gateway.auth import authenticate
-from elms.gateway.breakers import BreakerBoard
+from elms.gateway.breakers import BreakerBoard, own_failure
 from elms.gateway.tokens import Principal
 
 UPSTREAMS = ("customer", "loan", "payment")
@@ -71,7 +71,7 @@ async def forward(request: Request, service: str, principal: Principal) -> Respo
             params=request.scope.get("query_string", b"").decode("ascii") or None,
             path_encoded=True,
         ),
-        lambda answer: answer.status_code >= 500,
+        lambda answer: own_failure(answer.status_code, answer.relayed),
     )
     passed = {
         name: value

@@ -36,9 +36,26 @@ DONE, REFUSED, LOST, UNREACHED, ACTED_THEN_LOST = "done", "refused", "lost", "un
 # The gateway dies during the call (which acted, or not); another one takes the saga over from
 # its row as last written, before the call.
 CRASH, ACTED_THEN_CRASH = "crash", "acted-crash"
+# The step's service's circuit breaker refuses the call (nothing is sent): open for a moment
+# (the saga waits in its task) or for long (it parks until recovery).
+BREAKER_OPEN, BREAKER_OPEN_LONG = "breaker-open", "breaker-open-long"
 OUTCOME = st.sampled_from(
-    [DONE, DONE, DONE, REFUSED, UNREACHED, LOST, ACTED_THEN_LOST, CRASH, ACTED_THEN_CRASH]
+    [
+        DONE,
+        DONE,
+        DONE,
+        REFUSED,
+        UNREACHED,
+        LOST,
+        ACTED_THEN_LOST,
+        CRASH,
+        ACTED_THEN_CRASH,
+        BREAKER_OPEN,
+        BREAKER_OPEN_LONG,
+    ]
 )
+# How long a step after the pivot waits for a breaker in its task before parking instead.
+LONGEST_WAIT = timedelta(seconds=30)
 # Runs of one outcome (a service down for a while) are as likely as mixed ones.
 OUTCOMES = st.lists(st.tuples(OUTCOME, st.integers(1, 5)), max_size=12).map(
     lambda runs: [outcome for outcome, times in runs for _ in range(times)]
@@ -116,6 +133,8 @@ def taken_over(state: SagaState) -> SagaState:
 def forward(plan: Plan, state: SagaState, step: str, world: World, now: datetime):
     world.forward_calls.append(step)
     outcome = world.next_outcome()
+    if outcome in (BREAKER_OPEN, BREAKER_OPEN_LONG):
+        return breaker_refused(plan, state, step, outcome, now)
     if step in world.acted and outcome in (DONE, REFUSED):
         outcome = DONE  # the key replays the first answer
     if outcome in (CRASH, ACTED_THEN_CRASH):
@@ -132,6 +151,22 @@ def forward(plan: Plan, state: SagaState, step: str, world: World, now: datetime
         world.acted.add(step)
     uncertain = outcome in (LOST, ACTED_THEN_LOST)
     new, decision = flow.step_failed(plan, state, step, {"code": "DOWN"}, uncertain, now)
+    return _recovered(new, decision)
+
+
+def breaker_refused(plan: Plan, state: SagaState, step: str, outcome: str, now: datetime):
+    """As the engine decides: past the pivot (going forward) the step waits for the breaker;
+    before it, or to resolve a step while compensating, an open breaker is a failure."""
+    error = {"code": "SERVICE_UNAVAILABLE"}
+    if plan.after_pivot(step):
+        retry_after = now + (LONGEST_WAIT * 2 if outcome == BREAKER_OPEN_LONG else LONGEST_WAIT)
+        new, decision = flow.step_deferred(plan, state, step, error, retry_after, now, LONGEST_WAIT)
+        assert (new.retry_count, decision) == (
+            state.retry_count,
+            Decision.PARK if outcome == BREAKER_OPEN_LONG else Decision.WAIT,
+        )
+        return _recovered(new, decision)
+    new, decision = flow.step_failed(plan, state, step, error, False, now)
     return _recovered(new, decision)
 
 
@@ -289,6 +324,56 @@ def test_past_the_pivot_failures_and_refusals_are_retried_never_undone():
     assert state.status is SagaStatus.COMPLETED
     assert world.undone == []
     assert state.record("RESTORE").attempts == 11
+
+
+def test_past_the_pivot_an_open_breaker_is_waited_for_without_spending_retries():
+    world = World([DONE, DONE, DONE] + [BREAKER_OPEN, BREAKER_OPEN_LONG] * 10 + [UNREACHED])
+    state = flow.start(PAYMENT, "SAGA-T", {}, T0, TIMEOUT, MAX_RETRIES)
+    for step in ("CALCULATE", "RECORD", "APPLY"):
+        state = forward(PAYMENT, flow.step_started(state, step, T0), step, world, T0)
+    for _ in range(20):
+        state = forward(PAYMENT, flow.step_started(state, "RESTORE", T0), "RESTORE", world, T0)
+        restore = state.record("RESTORE")
+        assert (state.retry_count, restore.status, restore.in_flight) == (
+            0,
+            StepStatus.STARTED,
+            False,
+        )
+        assert state.error == {"code": "SERVICE_UNAVAILABLE", "step": "RESTORE"}
+    # A failure of its own is still a retry spent.
+    state = forward(PAYMENT, flow.step_started(state, "RESTORE", T0), "RESTORE", world, T0)
+    assert state.retry_count == 1
+
+    assert drive_on(PAYMENT, state, world).status is SagaStatus.COMPLETED
+    assert world.undone == []
+
+
+def drive_on(plan: Plan, state: SagaState, world: World) -> SagaState:
+    while not isinstance(move := flow.next_move(plan, state, T0), flow.Finish):
+        assert isinstance(move, flow.Run)
+        state = forward(plan, flow.step_started(state, move.step, T0), move.step, world, T0)
+    return flow.finish(state, move.status, T0)
+
+
+def test_a_step_waits_for_a_breaker_in_its_task_unless_the_wait_is_long():
+    state = flow.start(PAYMENT, "SAGA-T", {}, T0, TIMEOUT, MAX_RETRIES)
+    for step in ("CALCULATE", "RECORD", "APPLY", "RESTORE"):
+        state = flow.step_succeeded(PAYMENT, flow.step_started(state, step, T0), step, {}, T0)
+    started = flow.step_started(state, "COMPLETE", T0)
+    error = {"code": "SERVICE_UNAVAILABLE"}
+
+    for retry_after, decision in [
+        (None, Decision.WAIT),  # half-open, its probes all out: soon
+        (T0 + timedelta(seconds=30), Decision.WAIT),
+        (T0 + timedelta(seconds=31), Decision.PARK),
+    ]:
+        _, decided = flow.step_deferred(
+            PAYMENT, started, "COMPLETE", error, retry_after, T0, LONGEST_WAIT
+        )
+        assert decided is decision
+    assert flow.breaker_wait_seconds(T0 + timedelta(seconds=12), T0, 0.5) == 12
+    assert flow.breaker_wait_seconds(T0 - timedelta(seconds=1), T0, 0.5) == 0.5
+    assert flow.breaker_wait_seconds(None, T0, 0.5) == 0.5
 
 
 def test_a_pivot_in_doubt_that_turns_out_done_moves_the_saga_forward():

@@ -14,7 +14,7 @@ from elms.core import idempotency
 from elms.core.config import Settings
 from elms.core.errors import DomainError
 from elms.core.service_client import ServiceUnavailable
-from elms.gateway.breakers import BreakerBoard
+from elms.gateway.breakers import BreakerBoard, own_failure
 from elms.gateway.proxy import authorised, check_ownership, json_body
 from elms.gateway.saga.engine import SagaEngine
 from elms.gateway.saga.state import SagaState
@@ -36,7 +36,9 @@ async def validated(request: Request, service: str, path: str, body: Any) -> dic
     services = request.app.state.services
     breakers: BreakerBoard = request.app.state.breakers
     answer = await breakers.guard(
-        service, lambda: services.call(service, "POST", path, body), lambda a: a.status >= 500
+        service,
+        lambda: services.call(service, "POST", path, body),
+        lambda a: own_failure(a.status, a.relayed),
     )
     if answer.status >= 500:
         raise ServiceUnavailable(f"{service} answered {answer.status}")

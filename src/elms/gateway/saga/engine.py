@@ -40,7 +40,7 @@ from elms.core.service_client import (
     ServiceUnavailable,
 )
 from elms.gateway import repository as repo
-from elms.gateway.breakers import BreakerBoard, BreakerOpen
+from elms.gateway.breakers import BreakerBoard, BreakerOpen, own_failure
 from elms.gateway.saga import flow
 from elms.gateway.saga.definition import (
     SagaDefinition,
@@ -81,13 +81,23 @@ class SagaTakenOver(Exception):
     """Another owner wrote the saga since this task last did: this task stops."""
 
 
+class BreakerRefused(StepUnavailable):
+    """The step's service's circuit breaker refused the call: nothing was sent. `retry_after`
+    is when the breaker may admit calls again (None: soon)."""
+
+    def __init__(self, error: dict[str, Any], retry_after: datetime | None) -> None:
+        super().__init__(error, uncertain=False)
+        self.retry_after = retry_after
+
+
 class _Owned:
     """The state a task drives (carrying the version its last write left, which the heartbeat
-    reads) and the status that write left."""
+    reads), the status that write left, and how long a WAIT decision sleeps."""
 
     def __init__(self, state: SagaState) -> None:
         self.state = state
         self.written = state.status
+        self.wait_seconds = 0.0
 
 
 class SagaEngine:
@@ -314,9 +324,25 @@ class SagaEngine:
                 plan, state, step, refused.error, self.clock()
             )
         except StepUnavailable as failed:
-            owned.state, decision = flow.step_failed(
-                plan, state, step, failed.error, failed.uncertain, self.clock()
-            )
+            now = self.clock()
+            if isinstance(failed, BreakerRefused) and plan.after_pivot(step):
+                # Past the pivot the step must go through: it waits for the breaker.
+                owned.state, decision = flow.step_deferred(
+                    plan,
+                    state,
+                    step,
+                    failed.error,
+                    failed.retry_after,
+                    now,
+                    self.config.stale_after,
+                )
+                owned.wait_seconds = flow.breaker_wait_seconds(
+                    failed.retry_after, now, self.config.backoff_seconds
+                )
+            else:
+                owned.state, decision = flow.step_failed(
+                    plan, state, step, failed.error, failed.uncertain, now
+                )
         else:
             owned.state = flow.step_succeeded(plan, state, step, result, self.clock())
             decision = Decision.CONTINUE
@@ -354,6 +380,15 @@ class SagaEngine:
                 error=owned.state.error,
             )
             return True
+        if decision is Decision.WAIT:
+            log.info(
+                "saga waits for a circuit breaker",
+                saga_id=owned.state.saga_id,
+                step=owned.state.current_step,
+                seconds=owned.wait_seconds,
+            )
+            await asyncio.sleep(owned.wait_seconds)
+            return False
         await asyncio.sleep(
             flow.backoff_seconds(owned.state.retry_count - 1, self.config.backoff_seconds)
         )
@@ -392,10 +427,11 @@ class SagaEngine:
         body: Any,
         params: dict[str, Any] | None,
     ) -> Any:
-        """One call of a step through the service's breaker. 2xx gives the data; 4xx is a
-        refusal; no answer, a 5xx or an open breaker is a failure worth retrying. Services answer
-        5xx only when their transaction rolled back, so only a timeout or a broken connection
-        leaves the outcome uncertain."""
+        """One call of a step through the service's breaker, judged by the engine's clock. 2xx
+        gives the data; 4xx is a refusal; no answer, a 5xx or an open breaker is a failure worth
+        retrying. Services answer 5xx only when their transaction rolled back, so only a timeout
+        or a broken connection leaves the outcome uncertain. A 5xx relaying another service's
+        failure fails the step but does not count against this service's breaker."""
         services, breakers = self.services, self.breakers
         assert services is not None and breakers is not None
         try:
@@ -409,11 +445,13 @@ class SagaEngine:
                     idempotency_key=key if method != "GET" else None,
                     params=params,
                 ),
-                lambda answer: answer.status >= 500,
+                lambda answer: own_failure(answer.status, answer.relayed),
+                self.clock,
             )
         except BreakerOpen as error:
-            raise StepUnavailable(
-                {"code": "SERVICE_UNAVAILABLE", "message": error.message}, uncertain=False
+            raise BreakerRefused(
+                {"code": "SERVICE_UNAVAILABLE", "message": error.message, **error.extra},
+                error.retry_after,
             ) from error
         except ServiceUnavailable as error:
             uncertain = isinstance(error, ServiceTimeout | ServiceInterrupted)

@@ -11,7 +11,9 @@ and their `undo_` twins) and saves the state it gets back. All ordering lives he
   whose outcome is uncertain is first run again (the same idempotency key replays what it did,
   or does it now), so nothing it might have done is left behind;
 - the pivot is the point of no return: once it is done the saga only moves forward, retrying
-  whatever fails; a refusal after it is retried too, because money has moved;
+  whatever fails; a refusal after it is retried too, because money has moved; a step after it
+  whose service's circuit breaker is open waits for the breaker (`step_deferred`) without
+  spending a retry: nothing reached the service;
 - before the pivot, a saga past its `timeout_at` compensates (status TIMEOUT at the end);
 - with the MANUAL policy the saga stops FAILED instead of compensating, until an operator
   cancels it (which compensates).
@@ -94,6 +96,9 @@ class Decision(StrEnum):
     RETRY = "RETRY"  # after the backoff, ask `next_move` again
     CONTINUE = "CONTINUE"  # the state moved on (compensation began): ask `next_move` now
     PARK = "PARK"  # save and stop; the recovery worker resumes it later
+    # Save, wait until the step's service's breaker admits calls (`breaker_wait_seconds`), then
+    # ask `next_move` again: no retry spent.
+    WAIT = "WAIT"
 
 
 def start(
@@ -269,6 +274,40 @@ def step_failed(
         begin_compensation(plan, exhausted, Reason.RETRIES_EXHAUSTED, failure, now),
         Decision.CONTINUE,
     )
+
+
+def step_deferred(
+    plan: Plan,
+    state: SagaState,
+    step: str,
+    error: dict[str, Any],
+    retry_after: datetime | None,
+    now: datetime,
+    longest_wait: timedelta,
+) -> tuple[SagaState, Decision]:
+    """A step past the pivot whose call its service's circuit breaker refused: nothing reached
+    the service, so it is neither a failure of the step nor a retry spent. The step stays
+    STARTED (not in flight), the error visible, and the saga waits for the breaker: in its task
+    when the breaker admits calls again within `longest_wait`, else parked for recovery (which
+    finds the breaker as it is then). Before the pivot an open breaker is a failure like any
+    other (`step_failed`): failing fast is what the breaker is for."""
+    assert plan.after_pivot(step), step
+    record = state.record(step)
+    assert record is not None
+    waiting = replace(record, error=error, in_flight=False)
+    after = replace(state, steps=_with_record(state.steps, waiting), error={**error, "step": step})
+    if retry_after is not None and retry_after - now > longest_wait:
+        return after, Decision.PARK
+    return after, Decision.WAIT
+
+
+def breaker_wait_seconds(retry_after: datetime | None, now: datetime, base_seconds: float) -> float:
+    """How long a step waiting for a breaker sleeps before calling again: until the breaker's
+    wait ends, and at least `base_seconds` (a HALF_OPEN breaker whose probes are all out has no
+    end to wait for: its probes decide any moment)."""
+    if retry_after is None:
+        return base_seconds
+    return max((retry_after - now).total_seconds(), base_seconds)
 
 
 def _settle_open_steps(plan: Plan, state: SagaState, now: datetime) -> SagaState:
