@@ -4,6 +4,13 @@ The key is claimed with an INSERT in the same transaction as the work it guards,
 - a concurrent request with the same key waits on the row and then replays the committed answer;
 - a refused request (a DomainError) rolls its claim back with its work, and may be retried;
 - a crash before commit leaves neither the work nor the claim.
+
+That transaction must stay short: the work never calls another service (a transaction open
+across a network call holds its locks and its pooled connection for as long as the other service
+takes, and the claim's row lock makes every repeat wait as long). What a request needs from other
+services is read first, outside any transaction, with `read_first`; the work then only writes.
+`read_first` keeps a failed read for the work to raise, so a key already answered replays its
+answer whatever the other service says now (or whether it answers at all).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from asyncpg import Connection
 
@@ -22,6 +29,8 @@ from elms.core.database import Database
 from elms.core.errors import business_rule, invalid
 
 MAX_KEY_LENGTH = 255
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,31 @@ def check_key(key: str) -> str:
     return key
 
 
+@dataclass(frozen=True)
+class ReadFirst(Generic[T]):
+    """What a request read from another service before claiming its key: the value, or the
+    error the read ended with, raised only when the work asks for it (`get`)."""
+
+    value: T | None
+    error: Exception | None = None
+
+    def get(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+async def read_first(read: Callable[[], Awaitable[T]]) -> ReadFirst[T]:
+    """Run `read` (calls to other services, no transaction) before `run_once`. Whatever it
+    raises (a refusal, the other service unreachable) is kept, not raised: the work raises it
+    with `get()` once the key is claimed, so a refused or failed read leaves no claim, and a
+    repeat of a request already answered is replayed without depending on this read."""
+    try:
+        return ReadFirst(await read())
+    except Exception as error:
+        return ReadFirst(None, error)
+
+
 async def run_once(
     db: Database,
     key: str,
@@ -59,7 +93,8 @@ async def run_once(
     ttl: timedelta,
     work: Callable[[], Awaitable[Answer]],
 ) -> tuple[Answer, bool]:
-    """Do `work` once per key; returns its answer and whether it was replayed."""
+    """Do `work` once per key; returns its answer and whether it was replayed. `work` runs in the
+    claim's transaction: it writes, and never calls another service (see `read_first`)."""
     now = utcnow()
     async with db.transaction() as conn:
         claimed = await conn.fetchval(

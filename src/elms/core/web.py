@@ -361,12 +361,18 @@ def _platform_jobs(
     """Jobs every service runs: the outbox relay (woken by `wake` as well as on its interval)
     and the purge of expired idempotency keys."""
     deliver = outbox.http_delivery(services)
+    deadline = outbox.delivery_deadline(settings.service_call_timeout_seconds)
     return [
         Job(
             "outbox-relay",
             settings.outbox_interval_seconds,
             lambda: outbox.relay(
-                db, deliver, utcnow(), backoff_seconds=settings.outbox_backoff_seconds
+                db,
+                deliver,
+                utcnow(),
+                backoff_seconds=settings.outbox_backoff_seconds,
+                deadline=deadline,
+                lease=outbox.lease_for(deadline),
             ),
             wake,
         ),

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, File, Form, Query, UploadFile
 from starlette.responses import FileResponse, Response
 
-from elms.core import envelope
+from elms.core import envelope, idempotency
 from elms.core.clock import utcnow
 from elms.core.money import ZERO
 from elms.core.principal import forbidden
@@ -190,10 +190,14 @@ async def preview_loan(body: PreviewRequest, call: CallDep) -> Response:
 
 
 async def _create(request: SagaLoanRequest, call: Call) -> Response:
+    now = utcnow()
+    # The customer is read before the Idempotency-Key is claimed, so no transaction is open
+    # while the customer service answers; a failed read is raised inside the work, so a key
+    # already answered replays its loan whatever the customer service says now.
+    applicant = await idempotency.read_first(lambda: service.read_applicant(call.services, request))
+
     async def work() -> dict[str, Any]:
-        view, _ = await service.create_loan(
-            call.db, call.services, call.settings, request, utcnow()
-        )
+        view, _ = await service.create_loan(call.db, call.settings, request, now, applicant)
         return _loan_details(view)
 
     return await call.answer(work, "Loan application created", 201)

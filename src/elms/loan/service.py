@@ -18,6 +18,7 @@ from elms.core.clock import as_naive_utc
 from elms.core.config import Settings
 from elms.core.database import Database
 from elms.core.errors import business_rule, conflict, invalid, not_found
+from elms.core.idempotency import ReadFirst
 from elms.core.ids import new_id
 from elms.core.money import MAX_AMOUNT, ZERO
 from elms.core.service_client import ServiceClient, ServiceUnavailable
@@ -75,12 +76,12 @@ def check_rate_policy(rate: Decimal, settings: Settings) -> None:
 # --- creation -------------------------------------------------------------------------------
 
 
-async def _applicant(
-    services: ServiceClient, request: SagaLoanRequest, application_id: str
-) -> ApplicantSnapshot:
+async def read_applicant(services: ServiceClient, request: SagaLoanRequest) -> ApplicantSnapshot:
     """The customer as the loan service may judge it: the saga's snapshot, or the customer
     service's answer (never customer_db). Credit the customer already reserved for this very
-    application counts as available to it."""
+    application counts as available to it. Read before `create_loan`'s transaction (and before
+    an Idempotency-Key is claimed), never inside it."""
+    application_id = request.application_id
     if request.applicant is not None:
         return request.applicant
     found = await services.call("customer", "GET", f"/api/v1/customers/{request.customer_id}")
@@ -99,7 +100,8 @@ async def _applicant(
         (
             Decimal(str(r["reservedAmount"]))
             for r in (reserved.data or {}).get("content", [])
-            if r.get("loanApplicationId") == application_id
+            # A new application (no id given yet) has nothing reserved for it.
+            if application_id is not None and r.get("loanApplicationId") == application_id
         ),
         ZERO,
     )
@@ -155,13 +157,15 @@ async def _emit(
 
 async def create_loan(
     db: Database,
-    services: ServiceClient,
     settings: Settings,
     request: SagaLoanRequest,
     now: datetime,
+    read: ReadFirst[ApplicantSnapshot],
 ) -> tuple[LoanView, bool]:
-    """Store the application, the loan and its schedule; decide the underwriting. Idempotent by
-    application id and saga id: a repeat returns the loan made first (and False)."""
+    """Store the application, the loan and its schedule; decide the underwriting on the
+    applicant `read_applicant` read (its failure raised here, after a repeat has had its
+    answer). Idempotent by application id and saga id: a repeat returns the loan made first (and
+    False). Calls no other service."""
     check_rate_policy(request.interest_rate, settings)
     application_id = request.application_id or new_id("APP")
     async with db.connection() as conn:
@@ -169,7 +173,7 @@ async def create_loan(
     if existing is not None:
         return await _existing(db, existing, request), False
 
-    applicant = await _applicant(services, request, application_id)
+    applicant = read.get()
     _check_applicant(applicant, request.loan_amount)
     applied_on = request.application_date or now.date()
     schedule = preview(request, now.date())

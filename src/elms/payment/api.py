@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from starlette.responses import Response
 
-from elms.core import envelope
+from elms.core import envelope, idempotency
 from elms.core.clock import utcnow
 from elms.core.errors import invalid
 from elms.core.money import ZERO
@@ -256,10 +256,16 @@ async def validate_payment(body: PaymentRequest) -> Response:
 
 @internal.post("", status_code=201)
 async def record_payment(body: RecordPaymentRequest, call: CallDep) -> Response:
+    now = utcnow()
+    # The loan is read before the Idempotency-Key is claimed, so no transaction is open while
+    # the loan service answers; a read that failed is raised inside the work, so a key already
+    # answered replays its payment whatever the loan is now.
+    plan = await idempotency.read_first(
+        lambda: service.plan_payment(call.services, call.settings, body, now)
+    )
+
     async def work() -> dict[str, Any]:
-        view, allocation, loan = await service.record_payment(
-            call.db, call.services, call.settings, body, utcnow()
-        )
+        view, allocation, loan = await service.record_payment(call.db, body, plan.get(), now)
         return _recorded(view, allocation, loan, call)
 
     return await call.answer(work, "Payment recorded", 201)

@@ -1,5 +1,8 @@
 """Payment use cases: calculate, the steps of the PAYMENT_PROCESSING saga (record, complete,
-fail), and reads. One transaction each; the loan is read from the loan service over HTTP.
+fail), and reads. One transaction each; the loan is read from the loan service over HTTP, always
+before that transaction opens, never inside it: a transaction left open across a call to another
+service holds its connection and locks for as long as that service takes (`plan_payment`, then
+`record_payment`).
 
 The payment service never applies money to a loan or restores credit itself: the saga (gateway)
 calls the loan service's apply-payment and the customer service's restore between RECORD and
@@ -216,15 +219,24 @@ def _duplicate_reference(reference: str | None) -> DomainError:
     )
 
 
-async def record_payment(
-    db: Database,
+@dataclass(frozen=True)
+class PaymentPlan:
+    """What recording a payment needs from the loan service, read before any transaction."""
+
+    allocation: Allocation
+    loan: LoanSnapshot
+    on: date
+    rates: Terms
+
+
+async def plan_payment(
     services: ServiceClient,
     settings: Settings,
     request: RecordPaymentRequest,
     now: datetime,
-) -> tuple[PaymentView, Allocation, LoanSnapshot]:
-    """RECORD_PAYMENT: allocate against the loan as it is now and store the payment PENDING with
-    its installment rows, its calculation and a history row, in one transaction."""
+) -> PaymentPlan:
+    """RECORD_PAYMENT's read: the allocation on the payment date against the loan as the loan
+    service has it now. It opens no transaction and holds no connection while it asks."""
     allocation, loan, on, rates = await _allocate(
         services,
         settings,
@@ -235,6 +247,18 @@ async def record_payment(
         request.is_partial_payment,
         now,
     )
+    return PaymentPlan(allocation, loan, on, rates)
+
+
+async def record_payment(
+    db: Database,
+    request: RecordPaymentRequest,
+    plan: PaymentPlan,
+    now: datetime,
+) -> tuple[PaymentView, Allocation, LoanSnapshot]:
+    """RECORD_PAYMENT: store the payment `plan_payment` allocated, PENDING, with its installment
+    rows, its calculation and a history row, in one transaction that calls no other service."""
+    allocation, loan, on, rates = plan.allocation, plan.loan, plan.on, plan.rates
     payment_id = request.payment_id or new_id("PAY")
     taken = allocation.final_amount
     fee = total_amount(taken, request.payment_method, rates) - taken

@@ -29,6 +29,7 @@ from tests.integration.loan.helpers import (
     loan_val,
     reserve,
 )
+from tests.support.held import held_service, open_transactions, routed, watch_calls
 
 CHECKS = ["KYC_VERIFIED", "CREDIT_SCORE", "RISK_LEVEL", "INSTALLMENT_TO_INCOME"]
 
@@ -631,3 +632,32 @@ async def test_a_refused_request_does_not_use_up_its_idempotency_key(system):
     retried = await system.loan.client.post(LOANS, json=request, headers=headers)
     assert retried.status_code == 201, retried.text
     assert "idempotent-replayed" not in retried.headers
+
+
+async def test_no_transaction_is_open_while_the_customer_service_is_asked(system, monkeypatch):
+    """With an Idempotency-Key, the customer is read before the key is claimed (issue 13): no
+    session sits "idle in transaction" while the customer service takes its time."""
+    calls = watch_calls(monkeypatch)
+    customer = await new_customer(system.customer.client, tag="heldcustomer")
+    headers = {"Idempotency-Key": "create-loan-held"}
+    request = loan_request(customer["customerId"])
+    async with held_service(system.customer.url) as held:
+        with routed(system.loan.app, "customer", held.url):
+            first = asyncio.create_task(
+                system.loan.client.post(LOANS, json=request, headers=headers)
+            )
+            assert await held.reached() == f"GET /api/v1/customers/{customer['customerId']}"
+            assert await open_transactions(system.database.admin_url) == []
+            held.release.set()
+            created = await first
+    assert created.status_code == 201, created.text
+    assert [c for c in calls if c[0] == "customer"], "the customer service was asked"
+    assert not [c for c in calls if c[2]], "a call made inside a transaction"
+
+    # Repeated while the customer service is down: the answered key replays the loan.
+    await system.stop("customer")
+    again = await system.loan.client.post(LOANS, json=request, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert data(again) == data(created)
+    await system.start("customer")
