@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ import httpx
 import pytest
 
 from tests.security.raw_http import Answer, send
-from tests.support.elms_up import admin_url, elms_up, environment, token
+from tests.support.elms_up import admin_url, books_balance, elms_up, environment, token
 
 EVENT_WAIT_SECONDS = 30
 # Every table whose rows a refused request must leave as they were. (Audit rows, sessions and
@@ -185,18 +183,6 @@ def pay(bank: Bank, loan_id: str, headers: dict[str, str], key: str, bank_detail
     )
     assert answer.status_code == 201, answer.text
     return answer.json()["data"]
-
-
-def books_balance(env: dict[str, str]) -> None:
-    checked = subprocess.run(
-        [sys.executable, "-m", "elms", "reconcile"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "The books balance." in checked.stdout
 
 
 @pytest.fixture(scope="package")

@@ -90,3 +90,16 @@ def environment(data_dir: Path, **settings: str) -> dict[str, str]:
 def admin_url(data_dir: Path) -> str:
     """The embedded PostgreSQL's administrator, over its socket in the data directory."""
     return f"postgresql://postgres@/postgres?host={data_dir / 'pgdata'}"
+
+
+def books_balance(env: dict[str, str]) -> None:
+    """`elms reconcile` on the system of `env`, as an operator runs it: the books balance."""
+    checked = subprocess.run(
+        [sys.executable, "-m", "elms", "reconcile"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "The books balance." in checked.stdout
