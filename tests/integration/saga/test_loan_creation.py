@@ -4,8 +4,10 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
+from tests.conftest import running_gateway
 from tests.integration.loan.conftest import relay
 from tests.integration.saga.helpers import (
     apply_for_loan,
@@ -16,6 +18,9 @@ from tests.integration.saga.helpers import (
     data,
     error,
     get_customer,
+    get_loan,
+    holding,
+    past_staleness,
     reservations,
     saga_state,
     step_names,
@@ -123,3 +128,40 @@ async def test_a_refusal_after_credit_was_reserved_returns_the_credit_to_the_cen
         ("CREDIT_RELEASED", Decimal("7777.77")),
     ]
     await books_balance(system, database)
+
+
+async def test_a_created_loan_is_not_cancelled_when_its_check_cannot_reach_the_loan_service(
+    system, database
+):
+    # CREATE_LOAN is the point of no return: the loan exists, approved here, and its approval is
+    # on its way to the customer's credit. A check that times out is retried, never undone.
+    settings = system.settings.model_copy(
+        update={"payment_url": system.payment.url, "service_call_timeout_seconds": 0.5}
+    )
+    async with running_gateway(settings, database.dsn("gateway")) as gateway:
+        person = await customer(system, "check-cut-off")
+        # The schedule check reads the loan's payments; nothing else of the saga does.
+        async with holding(
+            system.loan.app.state.db,
+            "LOCK TABLE loan_payment_applications IN ACCESS EXCLUSIVE MODE",
+        ):
+            applying = asyncio.create_task(apply_for_loan(gateway, person["customerId"]))
+            await gateway.app.state.sagas.drain()  # every try timed out; the saga parked
+            response = await applying
+        assert response.status_code == 202, response.text
+        saga_id = data(response)["sagaId"]
+        state = await saga_state(gateway, saga_id)
+        assert state["status"] == "IN_PROGRESS"
+        assert state["error"]["step"] == "GENERATE_INSTALLMENTS"
+        assert state["compensations"] == []
+        create = next(s for s in state["completedSteps"] if s["stepName"] == "CREATE_LOAN")
+        loan_id = create["result"]["loanId"]
+        assert (await get_loan(gateway, loan_id))["status"] == "APPROVED"
+
+        await past_staleness(gateway)
+        assert await gateway.app.state.sagas.recover_once() == 1
+        await gateway.app.state.sagas.drain()
+        state = await saga_state(gateway, saga_id)
+        assert state["status"] == "COMPLETED"
+        assert (await get_loan(gateway, loan_id))["status"] == "APPROVED"
+        await books_balance(system, database)

@@ -19,6 +19,7 @@ from tests.integration.saga.helpers import (
     customer_lock,
     data,
     first_installment_due,
+    past_staleness,
     pay,
     reaching,
     saga_state,
@@ -38,17 +39,6 @@ def breaker_settings(system):
             "breaker_refresh_interval_seconds": 3600,
         }
     )
-
-
-async def past_staleness(gateway) -> None:
-    """Age every heartbeat past the point where recovery takes a saga over (heartbeats are kept
-    by the database's clock)."""
-    seconds = gateway.app.state.settings.saga_stale_after_seconds + 1
-    async with gateway.app.state.db.connection() as conn:
-        await conn.execute(
-            "UPDATE saga_states SET last_heartbeat = last_heartbeat - make_interval(secs => $1)",
-            seconds,
-        )
 
 
 async def test_a_payment_past_its_pivot_waits_for_an_open_payment_breaker_then_completes(

@@ -25,6 +25,7 @@ from tests.integration.saga.helpers import (
     get_customer,
     get_loan,
     loan_lock,
+    past_staleness,
     pay,
     reaching,
     reservations,
@@ -36,17 +37,6 @@ from tests.integration.saga.helpers import (
 def later(gateway, seconds: float) -> None:
     """Move the gateway's saga clock forward instead of waiting."""
     gateway.app.state.sagas.clock = lambda: utcnow() + timedelta(seconds=seconds)
-
-
-async def past_staleness(gateway) -> None:
-    """Age every heartbeat past the point where recovery takes a saga over, instead of waiting
-    (heartbeats are kept by the database's clock)."""
-    seconds = gateway.app.state.settings.saga_stale_after_seconds + 1
-    async with gateway.app.state.db.connection() as conn:
-        await conn.execute(
-            "UPDATE saga_states SET last_heartbeat = last_heartbeat - make_interval(secs => $1)",
-            seconds,
-        )
 
 
 async def test_a_service_stopped_mid_saga_is_retried_then_the_reserved_credit_is_returned(

@@ -159,4 +159,8 @@ LOAN_CREATION = SagaDefinition(
         Step("GENERATE_INSTALLMENTS", generate_installments),
     ),
     final_result=final_result,
+    # Once the loan exists its underwriting is decided, and an automatic approval is already on
+    # its way to the customer's credit: a check that cannot reach the loan service for a while
+    # is no reason to cancel it. After CREATE_LOAN the saga only goes forward.
+    pivot="CREATE_LOAN",
 )
