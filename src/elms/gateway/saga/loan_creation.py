@@ -1,5 +1,6 @@
 """LOAN_CREATION (architecture.md §4): VALIDATE_CUSTOMER → RESERVE_CREDIT → CREATE_LOAN →
-GENERATE_INSTALLMENTS. Every step can be undone, so a refusal anywhere leaves nothing behind.
+GENERATE_INSTALLMENTS. A refusal up to CREATE_LOAN leaves nothing behind (the reservation is
+released); once the loan exists (the pivot) the saga only goes forward.
 
 The saga's data: `request` (the loan request as the loan service validated it),
 `applicationId` (given or made at the start, so the reservation and the loan name the same
@@ -100,24 +101,6 @@ async def create_loan(ctx: StepContext) -> dict[str, Any]:
     )
 
 
-async def cancel_loan(ctx: StepContext) -> dict[str, Any]:
-    loan = ctx.results["CREATE_LOAN"]
-    try:
-        return await ctx.call(
-            "loan",
-            "POST",
-            f"/api/v1/loans/{loan['loanId']}/cancel",
-            {"reason": f"Loan application saga {ctx.saga_id} compensated"},
-        )
-    except StepRefused as refused:
-        if refused.code == "INVALID_LOAN_STATE" and refused.error.get("currentStatus") in (
-            "CANCELLED",
-            "REJECTED",
-        ):
-            return {"loanId": loan["loanId"], "status": refused.error["currentStatus"]}
-        raise
-
-
 async def generate_installments(ctx: StepContext) -> dict[str, Any]:
     """The loan service writes the schedule with the loan, in one transaction, so a loan never
     exists without one (docs/decisions.md). This step confirms the schedule it stored is whole
@@ -155,7 +138,7 @@ LOAN_CREATION = SagaDefinition(
     steps=(
         Step("VALIDATE_CUSTOMER", validate_customer),
         Step("RESERVE_CREDIT", reserve_credit, release_credit),
-        Step("CREATE_LOAN", create_loan, cancel_loan),
+        Step("CREATE_LOAN", create_loan),
         Step("GENERATE_INSTALLMENTS", generate_installments),
     ),
     final_result=final_result,
