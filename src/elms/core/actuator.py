@@ -50,7 +50,18 @@ def actuator_router() -> APIRouter:
         code = 200 if status == "UP" else 503
         if not _presents_credential(request):
             return envelope.success({"status": status}, f"Service is {status}", code)
-        components = {"db": database, "outbox": {"status": status, "details": outbox_counts}}
+        # The relay also polls, so a lost LISTEN connection slows events down (DEGRADED) but
+        # stops nothing; it is opened again by itself.
+        listener = getattr(request.app.state, "outbox_listener", None)
+        listening = listener.listening if listener is not None else None
+        outbox_status = "DEGRADED" if status == "UP" and listening is False else status
+        components = {
+            "db": database,
+            "outbox": {
+                "status": outbox_status,
+                "details": {**outbox_counts, "listening": listening},
+            },
+        }
         # A service may report more (the gateway: its upstreams and their breakers).
         for name, component in getattr(request.app.state, "health_components", {}).items():
             try:

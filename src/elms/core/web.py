@@ -418,7 +418,9 @@ def create_service_app(
             ]
             async with AsyncExitStack() as stack:
                 if settings.outbox_listen:
-                    await stack.enter_async_context(outbox.listening(dsn, spec.schema, wake))
+                    app.state.outbox_listener = await stack.enter_async_context(
+                        outbox.listening(dsn, spec.schema, wake)
+                    )
                 await stack.enter_async_context(background.running(all_jobs))
                 yield
             # After the jobs, before the pool closes: what they left queued is written.

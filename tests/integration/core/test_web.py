@@ -28,6 +28,40 @@ async def test_health_reports_the_database_and_pool(customer_service):
     assert db["details"]["pool"]["minIdle"] == 5
 
 
+async def test_health_tells_whether_the_outbox_is_woken_by_listen(database):
+    from tests.conftest import running
+    from tests.support.waiting import until
+
+    settings = database.settings.model_copy(update={"outbox_listen": True})
+    async with running("customer", settings, database.dsn("customer")) as service:
+
+        async def outbox() -> dict:
+            return (await service.client.get("/actuator/health")).json()["data"]["components"][
+                "outbox"
+            ]
+
+        listener = service.app.state.outbox_listener
+        first = listener.conn
+        assert (await outbox())["details"]["listening"] is True
+        await first.close()  # lost, as in a database restart
+        assert listener.listening is False
+        back = await until(
+            lambda: _listening(outbox), "the LISTEN connection to be opened again", 30
+        )
+        assert listener.conn is not first
+    assert back["status"] == "UP"
+
+
+async def _listening(outbox):
+    found = await outbox()
+    return found if found["details"]["listening"] else None
+
+
+async def test_health_without_listen_says_so(customer_service):
+    response = await customer_service.client.get("/actuator/health")
+    assert response.json()["data"]["components"]["outbox"]["details"]["listening"] is None
+
+
 async def test_health_is_down_with_503_when_the_database_is_gone(customer_service):
     await customer_service.app.state.db.pool.close()
     response = await customer_service.client.get("/actuator/health")
