@@ -94,6 +94,15 @@ LOST = (
 UNREACHABLE = (OSError, *LOST)
 
 
+def _dropped(conn: asyncpg.Connection) -> bool:
+    """Whether the driver has lost this pooled connection (closed, or detached from its pool
+    proxy, whose every attribute then fails)."""
+    try:
+        return bool(conn.is_closed())
+    except (AttributeError, asyncpg.InterfaceError):  # "released back to the pool"
+        return True
+
+
 class DatabaseUnavailable(Exception):
     """The service's database cannot be reached now; the request may be tried again later."""
 
@@ -152,17 +161,26 @@ class Database:
             raise DatabaseUnavailable(f"{self.name}: {type(error).__name__}") from error
         self.found()
         acquired = time.monotonic()
+        born_at = conn.born_at  # read now: a connection the server drops is detached from us
         leak_warning = asyncio.get_running_loop().call_later(
             self.config.leak_threshold, self._warn_leak, acquired
         )
         try:
             yield conn
+        except asyncpg.InterfaceError as error:
+            # "connection is closed": the server went away while the connection was ours.
+            if not _dropped(conn):
+                raise
+            self.lost(error)
+            raise DatabaseUnavailable(f"{self.name}: the connection was lost") from error
         finally:
             leak_warning.cancel()
-            if time.monotonic() - conn.born_at > self.config.max_lifetime:
+            if not _dropped(conn) and time.monotonic() - born_at > self.config.max_lifetime:
                 # Closing returns the holder to the pool, which opens a fresh connection later.
                 await conn.close()
             else:
+                # A dropped one goes back too (a no-op once detached): the pool opens a fresh
+                # connection in its place.
                 await self.pool.release(conn)
 
     def _warn_leak(self, acquired: float) -> None:
