@@ -19,7 +19,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ import httpx
 import typer
 
 from bench import faults
-from bench.system import admin_url, elms_up, environment, token
+from bench.system import admin_url, elms_up, environment, reconcile, token
 from elms.core import jsoncodec
 from elms.core.clock import today
 
@@ -416,13 +415,7 @@ async def _check_books(admin: str, ledger: Ledger) -> dict[str, Any]:
 
 
 def _reconcile(env: dict[str, str]) -> dict[str, Any]:
-    checked = subprocess.run(
-        [sys.executable, "-m", "elms", "reconcile"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    checked = reconcile(env)
     return {
         "exitCode": checked.returncode,
         "balanced": checked.returncode == 0,

@@ -99,3 +99,14 @@ def environment(data_dir: Path, **settings: str) -> dict[str, str]:
 def admin_url(data_dir: Path) -> str:
     """The embedded PostgreSQL's administrator, over its socket in the data directory."""
     return f"postgresql://postgres@/postgres?host={data_dir / 'pgdata'}"
+
+
+def reconcile(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`elms reconcile` on the system of `env`, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "elms", "reconcile"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
