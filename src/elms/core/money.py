@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 # NUMERIC(15,2): thirteen digits before the point, two after.
 MAX_AMOUNT = Decimal("9999999999999.99")
+# A number as a string: ASCII digits, an optional '-' and fraction, no leading zeros, nothing
+# else. Python's Decimal() would also take " 5 ", "+5", "1_000", "1e2", ".5" and non-ASCII
+# digits ("٥"), none of which a client sends on purpose; the sign is read so that a negative
+# amount is refused by its field's bound with the same message as the number -5.
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+# Longer than any amount or rate; refused before Decimal() reads it.
+_MAX_TEXT = 40
 
 
 class MoneyFormatError(ValueError):
@@ -20,7 +28,7 @@ def cents(value: Decimal) -> Decimal:
 
 
 def parse_money(value: object) -> Decimal:
-    """Read an amount exactly from a Decimal, an int or a numeric string.
+    """Read an amount exactly from a Decimal, an int or a plain decimal string ("12.50").
 
     Floats and booleans are refused: a float has already lost the digits the client sent.
     More than two decimal places, non-finite values and amounts beyond NUMERIC(15,2) are refused
@@ -38,10 +46,14 @@ def parse_exact(value: object, *, places: int, limit: Decimal, what: str) -> Dec
     elif isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation as error:
-            raise MoneyFormatError(f"{what} is not a number") from error
+        if len(value) > _MAX_TEXT:
+            raise MoneyFormatError(f"{what} must be at most {_MAX_TEXT} characters")
+        if not _PLAIN_DECIMAL.fullmatch(value):
+            raise MoneyFormatError(
+                f"{what} must be a plain decimal such as 12.50 (digits, at most one '.',"
+                " no spaces, '+' or exponent)"
+            )
+        number = Decimal(value)
     else:
         raise MoneyFormatError(f"{what} must be a number")
     if not number.is_finite():

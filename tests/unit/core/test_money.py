@@ -16,8 +16,8 @@ from elms.core.money import MAX_AMOUNT, MoneyFormatError, cents, parse_money
         ("9999999999999.99", Decimal("9999999999999.99")),
         (7, Decimal("7.00")),
         ("1.230", Decimal("1.23")),
-        (" 5.5 ", Decimal("5.50")),
         ("-3.25", Decimal("-3.25")),
+        ("0.50", Decimal("0.50")),
     ],
 )
 def test_exact_amounts_are_read_to_the_cent(given_value, expected):
@@ -49,6 +49,34 @@ def test_exact_amounts_are_read_to_the_cent(given_value, expected):
 def test_anything_but_an_exact_amount_of_at_most_two_decimals_is_refused(bad):
     with pytest.raises(MoneyFormatError):
         parse_money(bad)
+
+
+@pytest.mark.parametrize(
+    "loose",
+    [
+        " 5.00 ",
+        "5.00 ",
+        "\t5.00",
+        "+5.00",
+        "5e0",
+        "1E2",
+        "1_000.00",
+        ".50",
+        "5.",
+        "05.00",
+        "٥",
+        "５.００",
+        "5,00",
+        "0x10",
+        "-",
+        "--5",
+        "5.0.0",
+        "1" * 41,
+    ],
+)
+def test_an_amount_as_text_is_plain_digits_and_nothing_else(loose):
+    with pytest.raises(MoneyFormatError):
+        parse_money(loose)
 
 
 def test_the_largest_numeric_15_2_amount_is_accepted_and_one_cent_more_is_not():
