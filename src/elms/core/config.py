@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     service_call_timeout_seconds: float = 10
     # The credential services demand of each other (elms.core.internal_auth); derived when unset.
     service_token: str | None = None
+    # A bearer token that opens /actuator/prometheus and nothing else, for a metrics scraper
+    # (elms.core.internal_auth); unset, only the internal credential reads metrics.
+    metrics_token: str | None = Field(default=None, min_length=16)
 
     # Gateway edge (architecture.md §5): requests per client IP, shared through Redis when set.
     rate_limit: str = "1000/minute"

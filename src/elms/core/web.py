@@ -447,7 +447,10 @@ def create_service_app(
         app.add_middleware(middleware_class, **options)
     # A public app (the gateway) guards only its operational endpoints with the credential.
     app.add_middleware(
-        RequireServiceCredential, credential=credential, prefix="/actuator/" if public else "/"
+        RequireServiceCredential,
+        credential=credential,
+        prefix="/actuator/" if public else "/",
+        metrics_token=settings.metrics_token,
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(RequestValidationError, _validation_failed)
