@@ -229,21 +229,27 @@ def backup(
         typer.Option(help="Directory for the dumps; default: <data dir>/backups/<UTC time>"),
     ] = None,
 ) -> None:
-    """Write one `pg_dump --format=custom` file per schema (api.md §7). Each dump is consistent
-    in itself; take a backup of the four together while the system is quiet or stopped."""
+    """Write one `pg_dump --format=custom` file per schema (api.md §7) and a copy of the loans'
+    documents. Each dump is consistent in itself; take a backup of the four together while the
+    system is quiet or stopped."""
     from elms.backup import backup as write
     from elms.core.clock import utcnow
 
     settings = _settings()
     directory = to or settings.data_dir / "backups" / utcnow().strftime("%Y%m%dT%H%M%SZ")
-    _files_or_exit(lambda: write(_admin(settings), directory), "Backup written", "Backup failed")
+    _files_or_exit(
+        lambda: write(_admin(settings), directory, settings.data_dir),
+        "Backup written",
+        "Backup failed",
+    )
 
 
 @app.command()
 def restore(
     directory: Annotated[Path, typer.Argument(help="A directory `elms backup` wrote")],
 ) -> None:
-    """Replace the four schemas with a backup, all in one transaction. ELMS must be stopped."""
+    """Replace the four schemas with a backup, all in one transaction, then the documents.
+    ELMS must be stopped."""
     from elms.backup import restore as read
 
     settings = _settings()
@@ -252,7 +258,7 @@ def restore(
         print(f"Stop ELMS first: {', '.join(running)} answering. Nothing was restored.")
         raise typer.Exit(1)
     _files_or_exit(
-        lambda: read(_admin(settings), directory),
+        lambda: read(_admin(settings), directory, settings.data_dir),
         "Restored",
         "Restore failed, nothing was changed",
     )

@@ -1,10 +1,12 @@
 """`elms backup`, `elms restore` and `elms db-stats` (api.md §7), run as an operator runs them,
-against a test's database: the four schemas come back from one backup together, or not at all."""
+against a test's database: the four schemas come back from one backup together, or not at all,
+and the loans' documents with them."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from elms.backup import SCHEMAS
 from tests.integration.loan.conftest import new_customer, relay
 from tests.integration.loan.helpers import approved_loan
 from tests.support.cli import run_elms
+
+PAYSLIP = Path(__file__).parents[3] / "docs" / "examples" / "payslip.pdf"
 
 
 def _env(system: Any, database: Any, tmp_path: Path) -> dict[str, str]:
@@ -63,7 +67,7 @@ async def test_a_backup_brings_back_all_four_schemas_and_the_services_run_on_it(
     code, out = await run_elms(env, "backup", "--to", str(tmp_path / "b"))
     assert code == 0, out
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(
-        f"{s}.dump" for s in SCHEMAS
+        [*(f"{s}.dump" for s in SCHEMAS), "documents"]
     )
     later = await new_customer(system.customer.client, tag="after-the-backup")
     code, out = await run_elms(env, "restore", str(tmp_path / "b"))
@@ -150,3 +154,33 @@ async def test_db_stats_lists_every_table_of_the_four_schemas(system, database, 
     code, text = await run_elms(env, "db-stats")
     assert code == 0 and text.splitlines()[0].split()[:3] == ["schemaname", "tablename", "size"]
     assert len(text.splitlines()) == len(rows) + 1
+
+
+async def test_a_backup_brings_back_the_loans_documents_byte_for_byte(system, database, tmp_path):
+    env = {**_env(system, database, tmp_path), "ELMS_DATA_DIR": str(system.settings.data_dir)}
+    loan = await approved_loan(system, "documented")
+    assert await relay(system) == 1
+    document_url = f"/api/v1/loans/{loan['loanId']}/documents"
+    payslip = PAYSLIP.read_bytes()
+    uploaded = await system.loan.client.post(
+        document_url,
+        data={"documentType": "INCOME_PROOF"},
+        files={"file": ("payslip.pdf", payslip, "application/pdf")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    content_url = f"{document_url}/{uploaded.json()['data']['documentId']}/content"
+
+    code, out = await run_elms(env, "backup", "--to", str(tmp_path / "b"))
+    assert code == 0, out
+    assert "documents" in out
+    for name in list(system.stacks):
+        await system.stop(name)
+    shutil.rmtree(system.settings.data_dir / "documents")
+    code, out = await run_elms(env, "restore", str(tmp_path / "b"))
+    assert code == 0, out
+
+    for name in ("customer", "loan", "payment"):
+        await system.start(name)
+    downloaded = await system.loan.client.get(content_url)
+    assert downloaded.status_code == 200, downloaded.text
+    assert downloaded.content == payslip
