@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,22 +34,52 @@ async def _prepare(settings: Settings, services: list[str]) -> dict[str, str]:
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'ELMS_' + '_'.join(map(str, e['loc'])).upper() if e['loc'] else 'settings'}: "
+            f"{e['msg']}"
+            for e in error.errors()
+        )
+        typer.echo(f"The configuration is refused: {problems}", err=True)
+        raise typer.Exit(2) from error
     configure_logging(settings.log_level, settings.log_json)
     return settings
 
 
+def _refused_or_exit(check: Callable[[], Any]) -> Any:
+    """What `check` gives, or its refusal printed (stderr) and exit code 1."""
+    from elms.preflight import Refused
+
+    try:
+        return check()
+    except Refused as refusal:
+        typer.echo(str(refusal), err=True)
+        raise typer.Exit(1) from refusal
+
+
 @app.command()
 def up() -> None:
-    """Run the whole system: database (embedded unless configured), migrations, every service."""
+    """Run the whole system: database (embedded unless configured), migrations, every service.
+    Refuses (exit 1) when another `elms up` runs on the data directory or a port is taken."""
+    from elms.preflight import holding_data_dir, refuse_taken_ports
     from elms.supervisor import Supervisor
 
     settings = _settings()
     print(f"ELMS data directory: {settings.data_dir}", flush=True)
-    dsns = asyncio.run(_prepare(settings, list(SERVICES)))
-    running = {name: dsn for name, dsn in dsns.items() if name in APPLICATIONS}
-    embedded_db = cluster.uses_embedded(settings, list(SERVICES))
-    asyncio.run(Supervisor(settings, running, embedded_db).run())
+    with ExitStack() as held:
+        # Held until the supervisor is done: the data directory is this ELMS's alone.
+        _refused_or_exit(lambda: held.enter_context(holding_data_dir(settings.data_dir)))
+        _refused_or_exit(lambda: refuse_taken_ports(settings, list(APPLICATIONS)))
+        dsns = asyncio.run(_prepare(settings, list(SERVICES)))
+        running = {name: dsn for name, dsn in dsns.items() if name in APPLICATIONS}
+        embedded_db = cluster.uses_embedded(settings, list(SERVICES))
+        code = asyncio.run(Supervisor(settings, running, embedded_db).run())
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -87,7 +118,8 @@ def token(
     customer_id: Annotated[str | None, typer.Option(help="Required for CUSTOMER")] = None,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 3600,
 ) -> None:
-    """Mint a token with the gateway's local key and record its session (revocable by logout)."""
+    """Mint a token with the gateway's local key and record its session (revocable by logout),
+    for the ELMS running on the data directory; refuses (exit 1) when none runs there."""
     from elms.gateway.tokens import Role
 
     try:
@@ -106,6 +138,9 @@ def token(
 def _mint(settings: Settings, subject: str, role: Any, customer_id: str | None, ttl: int) -> str:
     from elms.core.database import Database, PoolConfig
     from elms.gateway.auth import issue_token
+    from elms.preflight import refuse_unless_running
+
+    _refused_or_exit(lambda: refuse_unless_running(settings))
 
     async def minted() -> str:
         dsn = (await _prepare(settings, ["gateway"]))["gateway"]

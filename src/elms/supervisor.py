@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 import time
@@ -15,6 +16,7 @@ import structlog
 
 from elms.core import embedded
 from elms.core.config import Settings
+from elms.core.internal_auth import HEADER, service_credential
 
 log = structlog.get_logger("elms.supervisor")
 
@@ -34,10 +36,17 @@ class Supervisor:
         self.embedded_db = embedded_db
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.stopping = asyncio.Event()
+        # Whether each service was ready after its first start.
+        self.first_ready: dict[str, bool] = {}
+        # Each service started here reports this in its detailed health, which only a caller
+        # with the credential sees: another ELMS on the same port cannot pass for it.
+        self.instance_id = secrets.token_hex(16)
+        self.credential = service_credential(settings)
 
     def _env(self, service: str) -> dict[str, str]:
         env = dict(os.environ)
         env[f"ELMS_{service.upper()}_DATABASE_URL"] = self.dsns[service]
+        env["ELMS_INSTANCE_ID"] = self.instance_id
         return env
 
     async def _start(self, service: str) -> asyncio.subprocess.Process:
@@ -55,7 +64,9 @@ class Supervisor:
             ready = await self._wait_ready(service, process)
             where = f"http://{self.settings.host}:{self.settings.port_of(service)}"
             print(f"  {service:<10} {where}  {'ready' if ready else 'NOT READY'}", flush=True)
-            first_start.set()
+            if not first_start.is_set():
+                self.first_ready[service] = ready
+                first_start.set()
             code = await process.wait()
             if self.stopping.is_set():
                 return
@@ -102,15 +113,23 @@ class Supervisor:
     async def _wait_ready(self, service: str, process: asyncio.subprocess.Process) -> bool:
         url = f"http://{self.settings.host}:{self.settings.port_of(service)}/actuator/health"
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        async with httpx.AsyncClient(timeout=2) as client:
+        async with httpx.AsyncClient(timeout=2, headers={HEADER: self.credential}) as client:
             while time.monotonic() < deadline and process.returncode is None:
                 try:
-                    if (await client.get(url)).status_code == 200:
+                    if self._is_ours(await client.get(url)):
                         return True
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
         return False
+
+    def _is_ours(self, answer: httpx.Response) -> bool:
+        if answer.status_code != 200:
+            return False
+        try:
+            return bool(answer.json()["data"].get("instance") == self.instance_id)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return False
 
     async def _stop_all(self) -> None:
         for process in self.processes.values():
@@ -124,7 +143,9 @@ class Supervisor:
                 process.kill()
                 await process.wait()
 
-    async def run(self) -> None:
+    async def run(self) -> int:
+        """Supervise until Ctrl-C (exit code 0), or stop at once, with 1, when a service does
+        not become ready when first started: nothing would come of restarting it."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -138,7 +159,14 @@ class Supervisor:
         all_started = asyncio.gather(*(event.wait() for event in started.values()))
         stop_requested = asyncio.create_task(self.stopping.wait())
         await asyncio.wait([all_started, stop_requested], return_when=asyncio.FIRST_COMPLETED)
-        if not self.stopping.is_set():
+        failed = sorted(name for name, ready in self.first_ready.items() if not ready)
+        if failed:
+            print(
+                f"ELMS did not start: {', '.join(failed)} not ready (see the log above).",
+                flush=True,
+            )
+            self.stopping.set()
+        elif not self.stopping.is_set():
             print("ELMS is running. Ctrl-C stops it.", flush=True)
         await self.stopping.wait()
         print("Stopping ELMS...", flush=True)
@@ -148,3 +176,4 @@ class Supervisor:
         if self.embedded_db:
             # The server that runs now, which may not be the one first started.
             await asyncio.to_thread(embedded.stop, self.settings.data_dir)
+        return 1 if failed else 0

@@ -69,6 +69,8 @@ def actuator_router() -> APIRouter:
             except Exception as error:  # a component that cannot tell is DOWN, never a 500
                 components[name] = {"status": "DOWN", "details": {"error": type(error).__name__}}
         data = {"status": status, "components": components}
+        if request.app.state.settings.instance_id:
+            data["instance"] = request.app.state.settings.instance_id
         return envelope.success(data, f"Service is {status}", code)
 
     @r.get("/info")

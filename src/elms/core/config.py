@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # A bearer token that opens /actuator/prometheus and nothing else, for a metrics scraper
     # (elms.core.internal_auth); unset, only the internal credential reads metrics.
     metrics_token: str | None = Field(default=None, min_length=16)
+    # Set by `elms up` on each service it starts and shown in the detailed health, so that its
+    # readiness probe knows its own processes from another ELMS answering on the same port.
+    instance_id: str | None = None
 
     # Gateway edge (architecture.md §5): requests per client IP, shared through Redis when set.
     rate_limit: str = "1000/minute"
