@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -440,6 +440,7 @@ async def _run(profile: Profile, env: dict[str, str], data_dir: Path, pid: int) 
         httpx.AsyncClient(base_url=url, headers=headers) as probe,
     ):
         started = time.monotonic()
+        started_at = time.time()
         load = asyncio.create_task(
             _load(api, ledger, profile.clients, secrets.token_hex(3), stopping)
         )
@@ -460,6 +461,7 @@ async def _run(profile: Profile, env: dict[str, str], data_dir: Path, pid: int) 
     books = await _check_books(admin, ledger)
     return {
         "clients": profile.clients,
+        "startedAt": started_at,
         "loadSeconds": round(load_seconds, 1),
         "breakerOpenSeconds": profile.breaker_open_seconds,
         "faults": [i.wire() for i in injected],
@@ -477,6 +479,29 @@ async def _run(profile: Profile, env: dict[str, str], data_dir: Path, pid: int) 
         **books,
         "reconcile": _reconcile(env),
     }
+
+
+def breaker_moves(log_path: Path, started_at: float) -> list[dict[str, Any]]:
+    """The gateway's breaker moves from `elms up`'s log, at seconds from the start of the load:
+    which fault opened which breaker, and what made a HALF_OPEN probe fail."""
+    moves = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if '"circuit breaker moved"' not in line:
+            continue
+        try:
+            event = jsoncodec.loads(line)
+        except ValueError:
+            continue
+        at = datetime.fromisoformat(event["timestamp"]).timestamp() - started_at
+        moves.append(
+            {
+                "atSeconds": round(at, 1),
+                "breaker": event["breaker"],
+                "move": f"{event['before']} -> {event['after']}",
+                "cause": event.get("cause"),
+            }
+        )
+    return moves
 
 
 def violations(result: dict) -> list[str]:
@@ -513,6 +538,11 @@ def render(result: dict) -> str:
         lines.append(
             f"  {f['fault']:<24} {f['atSeconds']:>7} {recovery:>11} {f['failedProbes']:>14}"
         )
+    lines += ["", "breaker moves:"]
+    lines += [
+        f"  {m['atSeconds']:>7} {m['breaker']:<9} {m['move']:<22} {m['cause'] or ''}"
+        for m in result.get("breakerMoves", [])
+    ]
     lines += ["", f"requests: {result['requestCount']}"]
     lines += [f"  {op:<18} {n:>7}" for op, n in sorted(result["requests"].items())]
     lines += ["answers by status (every attempt):"]
@@ -561,6 +591,7 @@ def main(
         result["supervisor"] = [
             line.strip() for line in running.printed() if "stopped" in line or "again" in line
         ]
+    result["breakerMoves"] = breaker_moves(log_path, result["startedAt"])
     result["profile"] = profile
     result["totalSeconds"] = round(time.monotonic() - began, 1)
     result["violations"] = violations(result)

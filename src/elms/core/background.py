@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from elms.core.database import OUTAGE
+
 log = structlog.get_logger("elms.background")
 
 
@@ -38,10 +40,16 @@ async def _every(job: Job) -> None:
             failing = False
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
             # A failed round (database restarting, say) must not end the loop; an outage is
-            # logged once, not at every round of it.
-            if not failing:
+            # logged once, not at every round of it, and without a traceback: it is no bug.
+            if not failing and isinstance(error, OUTAGE):
+                log.warning(
+                    "job round failed: the database is out of reach",
+                    job=job.name,
+                    error=f"{type(error).__name__}: {error}",
+                )
+            elif not failing:
                 log.exception("job round failed", job=job.name)
             else:
                 log.debug("job round failed again", job=job.name, exc_info=True)

@@ -107,6 +107,11 @@ class DatabaseUnavailable(Exception):
     """The service's database cannot be reached now; the request may be tried again later."""
 
 
+# Whatever work using the database may raise while it is out of reach: an outage to wait out,
+# logged once as such, not a bug with a traceback.
+OUTAGE = (DatabaseUnavailable, *UNREACHABLE)
+
+
 class Database:
     """A service's pool. `transaction()` is the one way service code writes."""
 

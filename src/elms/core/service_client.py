@@ -42,6 +42,10 @@ class ServiceResponse:
             return self.body["error"]
         return {"code": "UPSTREAM_ERROR", "message": f"HTTP {self.status}"}
 
+    def summary(self) -> str:
+        """The status and the error it names, for a log line."""
+        return _summary(self.status, self.body)
+
 
 class ServiceUnavailable(Exception):
     """The other service could not be reached (no replica accepted the connection)."""
@@ -98,6 +102,21 @@ class RawResponse:
     def relayed(self) -> bool:
         """The answer relays another service's failure."""
         return relayed_failure(self.headers)
+
+    def summary(self) -> str:
+        """The status and the error it names, for a log line (parsed only when asked)."""
+        try:
+            body = jsoncodec.loads(self.content)
+        except ValueError:
+            body = None
+        return _summary(self.status_code, body)
+
+
+def _summary(status: int, body: Any) -> str:
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    said = " ".join(str(error[part]) for part in ("code", "message") if error.get(part))
+    return f"HTTP {status} {said}".rstrip()
 
 
 def _url(address: str, params: Mapping[str, Any] | str | None, encoded: bool) -> yarl.URL:

@@ -17,7 +17,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+
+import structlog
 
 from elms.core.clock import iso_utc, utcnow
 from elms.core.database import Database
@@ -35,7 +37,14 @@ from elms.gateway.breaker import (
     succeeded,
 )
 
-T = TypeVar("T")
+log = structlog.get_logger("elms.gateway.breakers")
+
+
+class Answer(Protocol):
+    def summary(self) -> str: ...
+
+
+T = TypeVar("T", bound=Answer)
 
 
 @dataclass
@@ -126,8 +135,8 @@ class BreakerBoard:
         admitted = await self.admit(name, clock())
         try:
             answer = await call()
-        except ServiceUnavailable:
-            await self.failed(name, admitted, clock())
+        except ServiceUnavailable as error:
+            await self.failed(name, admitted, clock(), f"{type(error).__name__}: {error}")
             raise
         except Exception:
             await self.released(name, admitted, clock())
@@ -136,7 +145,7 @@ class BreakerBoard:
         if verdict is None:
             await self.released(name, admitted, clock())
         elif verdict:
-            await self.failed(name, admitted, clock())
+            await self.failed(name, admitted, clock(), answer.summary())
         else:
             await self.succeeded(name, admitted, clock())
         return answer
@@ -148,10 +157,15 @@ class BreakerBoard:
             return  # nothing moves (a healthy upstream): nothing written
         await self._change(name, now, lambda b: (True, succeeded(b, now, self.config, admitted)))
 
-    async def failed(self, name: str, admitted: datetime, now: datetime | None = None) -> None:
+    async def failed(
+        self, name: str, admitted: datetime, now: datetime | None = None, cause: str = ""
+    ) -> None:
+        """`cause` (what the upstream did) is logged when this failure opens the breaker."""
         now = now or utcnow()
         self.counts[f"{name}:failures"] += 1
-        await self._change(name, now, lambda b: (True, failed(b, now, self.config, admitted)))
+        await self._change(
+            name, now, lambda b: (True, failed(b, now, self.config, admitted)), cause
+        )
 
     async def released(self, name: str, admitted: datetime, now: datetime | None = None) -> None:
         """A call that says nothing of the upstream gives back its probe's place, if it had one."""
@@ -160,7 +174,9 @@ class BreakerBoard:
             return
         await self._change(name, now or utcnow(), lambda b: (True, released(b, admitted)))
 
-    async def _change(self, name: str, now: datetime, move: Move) -> tuple[bool, Breaker]:
+    async def _change(
+        self, name: str, now: datetime, move: Move, cause: str = ""
+    ) -> tuple[bool, Breaker]:
         assert self.db is not None
         async with self.db.transaction() as conn:
             row = await repo.lock_breaker(conn, name)
@@ -168,6 +184,17 @@ class BreakerBoard:
             allowed, after = move(current)
             await repo.save_breaker(conn, self._values(after, now))
         self.breakers[name] = after
+        if after.status is not current.status:
+            # Every move is logged once, by the gateway that made it under the row's lock: an
+            # operator (and the fault-injection suite) can tell why a breaker opened, and why
+            # its probes opened it again.
+            log.warning(
+                "circuit breaker moved",
+                breaker=name,
+                before=current.status.value,
+                after=after.status.value,
+                cause=cause if after.status is BreakerStatus.OPEN else None,
+            )
         return allowed, after
 
     def _metrics(self, breaker: Breaker) -> dict[str, int]:

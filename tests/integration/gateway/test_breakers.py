@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import socket
 
+from structlog.testing import capture_logs
+
 from elms.core.service_client import RELAYED_FAILURE
 from elms.customer.app import create_app
 from tests.conftest import running_gateway
@@ -30,8 +32,17 @@ async def test_a_stopped_service_opens_its_breaker_and_a_restarted_one_closes_it
         }
     )
     async with running_gateway(settings, database.dsn("gateway")) as gateway:
-        down = [await gateway.client.get("/api/v1/customers?size=1") for _ in range(3)]
+        with capture_logs() as opening:
+            down = [await gateway.client.get("/api/v1/customers?size=1") for _ in range(3)]
         assert [r.status_code for r in down] == [503, 503, 503]
+        # Why it opened is in the log, once: the upstream's own failure.
+        [opened] = [e for e in opening if e["event"] == "circuit breaker moved"]
+        assert (opened["breaker"], opened["before"], opened["after"]) == (
+            "customer",
+            "CLOSED",
+            "OPEN",
+        )
+        assert opened["cause"].startswith("ServiceUnavailable")
         board = gateway.app.state.breakers
         assert board.breakers["customer"].status == "OPEN"
         refused = await gateway.client.get("/api/v1/customers?size=1")
@@ -53,13 +64,18 @@ async def test_a_stopped_service_opens_its_breaker_and_a_restarted_one_closes_it
                 )
             await board.refresh()
             # HALF_OPEN: a few probes decide (ELMS_BREAKER_HALF_OPEN_PROBES, 3 by default).
-            for _ in range(2):
+            with capture_logs() as probing:
+                for _ in range(2):
+                    probe = await gateway.client.get("/api/v1/customers?size=1")
+                    assert probe.status_code == 200
+                    assert board.breakers["customer"].status == "HALF_OPEN"
                 probe = await gateway.client.get("/api/v1/customers?size=1")
                 assert probe.status_code == 200
-                assert board.breakers["customer"].status == "HALF_OPEN"
-            probe = await gateway.client.get("/api/v1/customers?size=1")
-            assert probe.status_code == 200
         assert board.breakers["customer"].status == "CLOSED"
+        moves = [
+            (e["before"], e["after"]) for e in probing if e["event"] == "circuit breaker moved"
+        ]
+        assert moves == [("OPEN", "HALF_OPEN"), ("HALF_OPEN", "CLOSED")]
         async with gateway.app.state.db.connection() as conn:
             row = await conn.fetchrow(
                 "SELECT state, failure_count FROM circuit_breaker_states"

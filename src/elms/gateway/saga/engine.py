@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry
 from elms.core.clock import utcnow
 from elms.core.config import Settings
 from elms.core.context import request_id_var, saga_id_var
-from elms.core.database import Database
+from elms.core.database import OUTAGE, Database
 from elms.core.errors import not_found
 from elms.core.ids import new_id
 from elms.core.service_client import (
@@ -275,9 +275,14 @@ class SagaEngine:
             return await self._run(owned)
         except SagaTakenOver:
             log.info("saga taken over by another owner; this one stops", saga_id=state.saga_id)
+        except OUTAGE as error:
+            # The row stays as last written; recovery resumes it once its heart is found stale.
+            log.warning(
+                "saga paused: the gateway's database is out of reach",
+                saga_id=state.saga_id,
+                error=f"{type(error).__name__}: {error}",
+            )
         except Exception:
-            # Most likely the database went away; the row stays as last written and recovery
-            # resumes it once its heart is found stale.
             log.exception("saga stopped by an error", saga_id=state.saga_id)
         finally:
             heart.cancel()
@@ -410,9 +415,18 @@ class SagaEngine:
         except (StepRefused, StepUnavailable):
             raise
         except Exception as error:
-            # A step that breaks (a bug, an answer of an unexpected shape) may have acted: it is
-            # retried, resolved before any compensation, and parks the saga if it keeps breaking.
-            log.exception("saga step broke", saga_id=state.saga_id, key=key)
+            # A step that breaks (a bug, an answer of an unexpected shape, the gateway's own
+            # database lost while it moved a breaker) may have acted: it is retried, resolved
+            # before any compensation, and parks the saga if it keeps breaking.
+            if isinstance(error, OUTAGE):
+                log.warning(
+                    "saga step interrupted: the gateway's database is out of reach",
+                    saga_id=state.saga_id,
+                    key=key,
+                    error=f"{type(error).__name__}: {error}",
+                )
+            else:
+                log.exception("saga step broke", saga_id=state.saga_id, key=key)
             raise StepUnavailable(
                 {"code": "STEP_ERROR", "message": f"{type(error).__name__}: {error}"},
                 uncertain=True,
