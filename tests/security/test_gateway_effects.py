@@ -59,7 +59,13 @@ def test_bank_details_are_masked_in_the_answer_the_payment_the_saga_and_the_audi
 
 def test_one_users_idempotency_key_neither_replays_for_nor_refuses_another_user(bank: Bank):
     other_officer = token(bank.env, "--sub", "officer-2", "--role", "LOAN_OFFICER")
-    body = {"street": "1 Key St", "city": "Keyton", "state": "KY", "zipCode": "10001"}
+    body = {
+        "street": "1 Key St",
+        "city": "Keyton",
+        "state": "KY",
+        "zipCode": "10001",
+        "country": "USA",
+    }
     first = bank.api("POST", f"/api/v1/customers/{bank.other}/addresses", body, 201, key="shared")
     # The same key and body from another user: a request of its own, not the first one again.
     again = httpx.post(

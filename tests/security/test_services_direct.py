@@ -111,7 +111,13 @@ async def upload(system: Any, loan_id: str, headers: dict[str, str] | None = Non
 
 
 def address(street: str = "1 Main St") -> dict[str, Any]:
-    return {"street": street, "city": "Springfield", "state": "IL", "zipCode": "62701"}
+    return {
+        "street": street,
+        "city": "Springfield",
+        "state": "IL",
+        "zipCode": "62701",
+        "country": "USA",
+    }
 
 
 # --- customer service ---------------------------------------------------------------------------

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -16,6 +24,67 @@ from elms.core.money import MoneyFormatError, parse_exact, parse_money
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
 ]
+
+
+# Characters nobody types into a name or a note, and that act on whoever reads it in a terminal,
+# a log or a letter: C0 and C1 controls (ESC begins every ANSI escape sequence, CR rewrites the
+# line it is on), bidirectional overrides and other invisible formatting (a name that reads
+# otherwise than it is stored), lone surrogates, and the Unicode line and paragraph separators.
+_UNREADABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# The zero-width joiner and non-joiner are how Persian, Arabic and Indic names are spelled.
+_JOINERS = "\u200c\u200d"
+
+
+def _unreadable_at(text: str, allowed: str) -> tuple[int, str] | None:
+    if text.isprintable():  # the common case, in C: no control, format or separator at all
+        return None
+    for position, char in enumerate(text):
+        if char not in allowed and unicodedata.category(char) in _UNREADABLE:
+            return position, char
+    return None
+
+
+def _readable(text: str, allowed: str) -> str:
+    found = _unreadable_at(text, allowed)
+    if found is not None:
+        position, char = found
+        raise PydanticCustomError(
+            "unreadable_character",
+            "must not contain control or invisible formatting characters"
+            " ({character} at position {position})",
+            {"character": f"U+{ord(char):04X}", "position": position},
+        )
+    return text
+
+
+def _one_line(text: str) -> str:
+    return _readable(text, _JOINERS)
+
+
+def _multiline(text: str) -> str:
+    return _readable(text, _JOINERS + "\n\t")
+
+
+def _readable_json(value: Any) -> Any:
+    """Every key and text of a free-form JSON object, at any depth, as readable as a note."""
+    if isinstance(value, str):
+        _multiline(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _one_line(key)
+            _readable_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            _readable_json(item)
+    return value
+
+
+# Markers for the text of a request, beside its StringConstraints: `ONE_LINE` for names,
+# addresses, purposes and references; `MULTILINE` for notes and reasons, which may also hold
+# line feeds and tabs; `READABLE_JSON` for a free-form object (employment details, bank details).
+ONE_LINE = AfterValidator(_one_line)
+MULTILINE = AfterValidator(_multiline)
+READABLE_JSON = AfterValidator(_readable_json)
 
 
 class CamelModel(BaseModel):

@@ -10,6 +10,8 @@ from enum import StrEnum
 from elms.core.errors import business_rule
 
 ADULT_AGE_YEARS = 18
+# No one alive was born earlier: a date before it is a typing slip (1800 for 1980), not a person.
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 # Fields of a customer only officers change (api.md §6): credit and KYC, and what underwriting
 # and KYC were decided on (income, identity, age), which a customer's word alone must not move.
@@ -51,6 +53,18 @@ class IdentificationType(StrEnum):
     DRIVER_LICENSE = "DRIVER_LICENSE"
     NATIONAL_ID = "NATIONAL_ID"
     TAX_ID = "TAX_ID"
+
+
+class AddressType(StrEnum):
+    """What an address is for; PRIMARY is the schema's default. Which address is the
+    customer's primary one is `is_primary`, whatever its type."""
+
+    PRIMARY = "PRIMARY"
+    HOME = "HOME"
+    WORK = "WORK"
+    MAILING = "MAILING"
+    BILLING = "BILLING"
+    OTHER = "OTHER"
 
 
 class EmploymentStatus(StrEnum):

@@ -14,13 +14,25 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from elms.core.clock import today
-from elms.core.schemas import CamelModel, Identifier, NonNegativeMoney, PositiveMoney, WireModel
+from elms.core.schemas import (
+    MULTILINE,
+    ONE_LINE,
+    CamelModel,
+    Identifier,
+    NonNegativeMoney,
+    PositiveMoney,
+    WireModel,
+)
 from elms.customer.domain import (
+    EARLIEST_BIRTH_DATE,
     AccountStatus,
+    AddressType,
     EmploymentStatus,
     IdentificationType,
     KycStatus,
@@ -28,19 +40,36 @@ from elms.customer.domain import (
     is_adult,
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE
+]
 # E.164-like: an optional +, then 7 to 15 digits not starting with 0.
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[1-9][0-9]{6,14}$")]
 IdentificationNumber = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), ONE_LINE
 ]
 CreditScore = Annotated[int, Field(ge=300, le=850, strict=True)]
-Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text100 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE
+]
+Street = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), ONE_LINE
+]
+Text50 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), ONE_LINE
+]
+ZipCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), ONE_LINE
+]
+Note = Annotated[str, StringConstraints(max_length=2000), MULTILINE]
+Reason = Annotated[str, StringConstraints(max_length=500), MULTILINE]
 
 
 def _check_birth_date(value: date | None) -> date | None:
     if value is None:
         return value
+    if value < EARLIEST_BIRTH_DATE:
+        raise ValueError(f"dateOfBirth must be on or after {EARLIEST_BIRTH_DATE.isoformat()}")
     if value >= today():
         raise ValueError("dateOfBirth must be in the past")
     if not is_adult(value, today()):
@@ -83,37 +112,24 @@ Email = Annotated[EmailStr, BeforeValidator(_folded), AfterValidator(_canonical_
 
 
 class AddressIn(WireModel):
-    address_type: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
-    ] = "PRIMARY"
-    street: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    address_type: AddressType = AddressType.PRIMARY
+    street: Street
     city: Text100
-    state: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-    zip_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-    country: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
-    ] = "USA"
+    state: Text50
+    zip_code: ZipCode
+    # No default: an address in London is not in the USA (the schema's DEFAULT 'USA' is never
+    # relied on).
+    country: Text50
     is_primary: bool = False
 
 
 class AddressUpdate(WireModel):
-    address_type: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
-    ) = None
-    street: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-        | None
-    ) = None
+    address_type: AddressType | None = None
+    street: Street | None = None
     city: Text100 | None = None
-    state: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
-    ) = None
-    zip_code: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None
-    ) = None
-    country: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
-    ) = None
+    state: Text50 | None = None
+    zip_code: ZipCode | None = None
+    country: Text50 | None = None
     is_primary: bool | None = None
 
 
@@ -138,7 +154,8 @@ class CustomerCreate(WireModel):
     phone: Phone | None = None
     date_of_birth: date | None = None
     identification_number: IdentificationNumber | None = None
-    identification_type: IdentificationType = IdentificationType.SSN
+    # No default: a passport number filed as an SSN is wrong, and a number needs its type.
+    identification_type: IdentificationType | None = None
     credit_limit: NonNegativeMoney = Decimal("0.00")
     annual_income: NonNegativeMoney | None = None
     employment_status: EmploymentStatus | None = None
@@ -146,6 +163,24 @@ class CustomerCreate(WireModel):
     address: AddressIn | None = None
 
     _birth = field_validator("date_of_birth")(_check_birth_date)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _type_always_read(cls, body: Any) -> Any:
+        # An absent type is checked as a null one, so that a number without it is reported
+        # under `identificationType` (a default's problem would be under its Python name).
+        if isinstance(body, dict) and "identificationType" not in body:
+            return {**body, "identificationType": None}
+        return body
+
+    @field_validator("identification_type")
+    @classmethod
+    def _typed_number(
+        cls, kind: IdentificationType | None, info: ValidationInfo
+    ) -> IdentificationType | None:
+        if kind is None and info.data.get("identification_number") is not None:
+            raise ValueError("identificationType is required with identificationNumber")
+        return kind
 
 
 class CustomerUpdate(WireModel):
@@ -199,21 +234,21 @@ class ReserveCreditRequest(WireModel):
     purpose: Text100
     reservation_timeout: Annotated[int, Field(ge=1, le=86400, strict=True)] = 300
     loan_application_id: Identifier | None = None
-    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    notes: Note | None = None
 
 
 class ReleaseCreditRequest(WireModel):
     reservation_id: Identifier
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Reason | None = None
     actual_amount_used: NonNegativeMoney = Decimal("0.00")
-    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    notes: Note | None = None
 
 
 class RestoreCreditRequest(WireModel):
     amount: PositiveMoney
     reference_id: Identifier
-    reference_type: Annotated[str, StringConstraints(min_length=1, max_length=50)] = "PAYMENT"
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reference_type: Text50 = "PAYMENT"
+    description: Reason | None = None
 
 
 class ReservationOut(CamelModel):

@@ -11,6 +11,9 @@ from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field
 
 from elms.core.clock import today
 from elms.core.schemas import (
+    MULTILINE,
+    ONE_LINE,
+    READABLE_JSON,
     CamelModel,
     Identifier,
     Money,
@@ -22,7 +25,10 @@ from elms.core.schemas import (
 from elms.loan.domain import CollateralType, LoanType
 from elms.loan.schedule import ALLOWED_COUNTS, InterestMethod
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MULTILINE]
+Purpose = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), ONE_LINE]
+# Free-form details a client describes themselves with: any JSON, its text readable.
+Details = Annotated[dict[str, Any], READABLE_JSON]
 # The schema's CHECK allows 0.001–0.5; the policy range (default 0.1–0.5) is applied on top.
 SchemaRate = Annotated[Rate, Field(ge=Decimal("0.001"), le=Decimal("0.5"))]
 # The policy range (low, high) of the request being validated, set by the route (api.py) before
@@ -45,7 +51,7 @@ def _not_in_future(value: date | None) -> date | None:
 class Collateral(WireModel):
     type: CollateralType = CollateralType.NONE
     value: NonNegativeMoney = Decimal("0.00")
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: Annotated[str, StringConstraints(max_length=500), MULTILINE] | None = None
 
 
 # How far ahead a disbursement may be requested: a year, which keeps every due date a real date.
@@ -115,10 +121,10 @@ class ApplicantSnapshot(CamelModel):
 class LoanRequest(ScheduleRequest):
     customer_id: Identifier
     loan_type: LoanType
-    purpose: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    purpose: Purpose | None = None
     collateral: Collateral = Field(default_factory=Collateral)
-    employment_details: dict[str, Any] | None = None
-    income_verification: dict[str, Any] | None = None
+    employment_details: Details | None = None
+    income_verification: Details | None = None
     application_id: Identifier | None = None
 
     _dates = field_validator("application_date")(_not_in_future)
@@ -135,12 +141,14 @@ class SagaLoanRequest(LoanRequest):
 
 class ApproveRequest(WireModel):
     notes: Text | None = None
-    conditions: dict[str, Any] | list[Any] | None = None
+    conditions: Annotated[dict[str, Any] | list[Any], READABLE_JSON] | None = None
     officer_id: Identifier | None = None
 
 
 class RejectRequest(WireModel):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), MULTILINE
+    ]
     officer_id: Identifier | None = None
 
 

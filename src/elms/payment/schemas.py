@@ -9,7 +9,15 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, field_validator
 
 from elms.core.clock import today
-from elms.core.schemas import CamelModel, Identifier, PositiveMoney, WireModel
+from elms.core.schemas import (
+    MULTILINE,
+    ONE_LINE,
+    READABLE_JSON,
+    CamelModel,
+    Identifier,
+    PositiveMoney,
+    WireModel,
+)
 from elms.payment.allocation import PaymentMethod
 
 InstallmentNumbers = Annotated[list[Annotated[int, Field(ge=1, strict=True)]], Field(max_length=24)]
@@ -41,11 +49,13 @@ class PaymentRequest(WireModel):
     installment_numbers: InstallmentNumbers | None = None
     is_partial_payment: bool = False
     payment_reference: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), ONE_LINE
+        ]
         | None
     ) = None
-    bank_details: dict[str, Any] | None = None
-    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    bank_details: Annotated[dict[str, Any], READABLE_JSON] | None = None
+    notes: Annotated[str, StringConstraints(max_length=2000), MULTILINE] | None = None
 
     _date = field_validator("payment_date")(_not_in_future)
 
@@ -58,7 +68,9 @@ class RecordPaymentRequest(PaymentRequest):
 
 
 class FailPaymentRequest(WireModel):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), MULTILINE
+    ]
 
 
 class PaymentOut(CamelModel):

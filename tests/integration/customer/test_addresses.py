@@ -19,6 +19,7 @@ def _address(street: str, **fields):
         "city": "Springfield",
         "state": "IL",
         "zipCode": "62701",
+        "country": "USA",
         **fields,
     }
 
@@ -293,7 +294,7 @@ async def test_an_address_missing_its_fields_is_refused_with_each_field(customer
 
     assert response.status_code == 400
     assert error_code(response) == "VALIDATION_ERROR"
-    assert sorted(error_fields(response)) == ["city", "street", "zipCode"]
+    assert sorted(error_fields(response)) == ["city", "country", "street", "zipCode"]
     assert await _address_count(customer_service, cid) == 0
 
 

@@ -159,7 +159,13 @@ async def test_concurrent_creations_with_one_email_create_one_customer(customer_
 async def test_concurrent_primary_addresses_leave_exactly_one_primary(customer_service):
     client = customer_service.client
     cid = (await create_customer(client))["customerId"]
-    body = {"city": "Springfield", "state": "IL", "zipCode": "62701", "isPrimary": True}
+    body = {
+        "city": "Springfield",
+        "state": "IL",
+        "zipCode": "62701",
+        "country": "USA",
+        "isPrimary": True,
+    }
 
     responses = await asyncio.gather(
         *(

@@ -131,7 +131,13 @@ async def test_creating_a_customer_writes_a_credit_limit_set_history_row(custome
 
 
 async def test_the_address_given_at_creation_becomes_the_primary_one(customer_service):
-    address = {"street": "1 Main St", "city": "Springfield", "state": "IL", "zipCode": "62701"}
+    address = {
+        "street": "1 Main St",
+        "city": "Springfield",
+        "state": "IL",
+        "zipCode": "62701",
+        "country": "USA",
+    }
 
     response = await customer_service.client.post(
         CUSTOMERS, json=customer_body(address={**address, "isPrimary": False})
@@ -252,10 +258,13 @@ async def test_an_update_to_a_look_alike_email_is_a_duplicate_too(customer_servi
 
 
 async def test_a_duplicate_identification_number_is_refused_with_409(customer_service):
-    await create_customer(customer_service.client, identificationNumber="ID-778899")
+    await create_customer(
+        customer_service.client, identificationNumber="ID-778899", identificationType="PASSPORT"
+    )
 
     response = await customer_service.client.post(
-        CUSTOMERS, json=customer_body(identificationNumber="ID-778899")
+        CUSTOMERS,
+        json=customer_body(identificationNumber="ID-778899", identificationType="NATIONAL_ID"),
     )
 
     assert response.status_code == 409
@@ -360,7 +369,13 @@ async def test_a_negative_credit_limit_is_refused(customer_service):
 async def test_a_customer_is_read_back_with_its_addresses(customer_service):
     created = await create_customer(
         customer_service.client,
-        address={"street": "5 Elm St", "city": "Boston", "state": "MA", "zipCode": "02101"},
+        address={
+            "street": "5 Elm St",
+            "city": "Boston",
+            "state": "MA",
+            "zipCode": "02101",
+            "country": "USA",
+        },
     )
 
     response = await customer_service.client.get(f"{CUSTOMERS}/{created['customerId']}")

@@ -184,7 +184,13 @@ async def test_a_repeated_restore_replays_the_first_answer(customer_service):
 async def test_a_repeated_address_creation_adds_one_address(customer_service):
     client = customer_service.client
     cid = (await create_customer(client))["customerId"]
-    body = {"street": "1 Once St", "city": "Springfield", "state": "IL", "zipCode": "62701"}
+    body = {
+        "street": "1 Once St",
+        "city": "Springfield",
+        "state": "IL",
+        "zipCode": "62701",
+        "country": "USA",
+    }
     key = {"Idempotency-Key": "address-once-1"}
 
     first = await client.post(f"{CUSTOMERS}/{cid}/addresses", json=body, headers=key)

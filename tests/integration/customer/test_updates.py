@@ -161,8 +161,8 @@ async def test_changing_the_email_to_anothers_is_refused(customer_service):
 
 async def test_changing_the_identification_number_to_anothers_is_refused(customer_service):
     client = customer_service.client
-    await create_customer(client, identificationNumber="TAKEN-1")
-    mover = await create_customer(client, identificationNumber="MINE-1")
+    await create_customer(client, identificationNumber="TAKEN-1", identificationType="PASSPORT")
+    mover = await create_customer(client, identificationNumber="MINE-1", identificationType="SSN")
 
     response = await update_customer(client, mover["customerId"], identificationNumber="TAKEN-1")
 

@@ -25,6 +25,7 @@ async def test_a_burst_then_a_clean_stop_loses_no_audit_row(system, database):
                 "lastName": "Me",
                 "email": "audit@example.com",
                 "identificationNumber": "123-45-6789",
+                "identificationType": "SSN",
                 "creditLimit": "10.00",
             },
         )
