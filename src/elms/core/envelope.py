@@ -45,12 +45,34 @@ def success(
     return EnvelopeResponse(success_body(data, message), status_code=status, headers=headers)
 
 
-def _detail(problem: FieldProblem) -> dict[str, Any]:
+# How much of a client's own input a refusal repeats: enough to recognise it, never the whole
+# of a 10 MB field (or field name) sent back. Messages are ELMS's words, some quoting the input.
+ECHO_LIMIT = 100
+MESSAGE_LIMIT = 500
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else text[:limit]
+
+
+def _problem(problem: FieldProblem) -> dict[str, Any]:
     return {
-        "field": problem.field,
-        "message": problem.message,
-        "rejectedValue": problem.rejected_value,
+        "field": _cut(problem.field, ECHO_LIMIT),
+        "message": _cut(problem.message, MESSAGE_LIMIT),
     }
+
+
+def _detail(problem: FieldProblem) -> dict[str, Any]:
+    """A problem with the value refused: a long one (text, or a number of many digits) as the
+    first ECHO_LIMIT characters of its text, said to be cut (`rejectedValueTruncated`)."""
+    value = problem.rejected_value
+    if value is not None and len(text := str(value)) > ECHO_LIMIT:
+        return {
+            **_problem(problem),
+            "rejectedValue": text[:ECHO_LIMIT],
+            "rejectedValueTruncated": True,
+        }
+    return {**_problem(problem), "rejectedValue": value}
 
 
 def error(
@@ -61,13 +83,14 @@ def error(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> EnvelopeResponse:
+    # The value refused is repeated once, in `error.details`; `errors` names the fields only.
     detail_rows = [_detail(p) for p in details or []]
     body = {
         "timestamp": iso_utc(utcnow()),
         "status": "ERROR",
         "message": message,
         "data": None,
-        "errors": detail_rows,
+        "errors": [_problem(p) for p in details or []],
         "error": {"code": code, "message": message, "details": detail_rows, **(extra or {})},
         "metadata": _metadata(),
     }
