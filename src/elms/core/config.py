@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = 11 * 1024 * 1024
 
     log_level: str = "INFO"
-    log_json: bool = True
+    # JSON lines; unset, JSON unless stderr is a terminal, where a person reads lines instead.
+    log_json: bool | None = None
 
     pool_idle_timeout_seconds: float = 300
     pool_max_lifetime_seconds: float = 1800

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from structlog.typing import Processor
 
 from elms.core.context import request_id_var, saga_id_var
 
@@ -21,24 +23,49 @@ def _add_request_id(_: object, __: str, event: dict) -> dict:
     return event
 
 
-def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
-    """JSON lines on stderr, each with the request id and saga id when there are ones; the
-    standard library's loggers (uvicorn, asyncpg) are rendered the same way."""
-    shared = [
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
+def _escape_unprintable(_: object, __: str, event: dict) -> dict:
+    """A value a client chose (a path, a field) is shown, never obeyed: an ESC or a bidi override
+    in it is written as `\\x1b` or `\\u202e` rather than acted on by the terminal. JSON
+    escapes them itself."""
+    return {k: _printable(v) if isinstance(v, str) else v for k, v in event.items()}
+
+
+def rendering(stream: TextIO, as_json: bool | None = None) -> list[Processor]:
+    """The last processors of a log line: JSON for a machine (a file, a pipe, a collector); one
+    readable line for a person at a terminal. `as_json` None decides by whether `stream` is a
+    terminal."""
+    if as_json is None:
+        as_json = not stream.isatty()
+    if as_json:
+        return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    return [_escape_unprintable, structlog.dev.ConsoleRenderer(colors=stream.isatty())]
+
+
+def configure_logging(level: str = "INFO", as_json: bool | None = None) -> None:
+    """Logs on stderr, each with the request id and saga id when there are ones, as
+    `rendering` chooses; the standard library's loggers (uvicorn, asyncpg) are rendered the
+    same way."""
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                renderer,
+                *rendering(sys.stderr, as_json),
             ],
         )
     )

@@ -4,6 +4,7 @@ error mapping, idempotent commands and the actuator."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -199,6 +200,15 @@ def _unstorable_text(_: Request, exc: Exception) -> Response:
 # --- request context and metrics -----------------------------------------------------------
 
 
+def access_log_level(status: int) -> int:
+    """Every request is counted in the metrics; its log line is for the ones to look at. One
+    answered is DEBUG (`ELMS_LOG_LEVEL=DEBUG` shows them all), a refusal INFO, a failure
+    WARNING: an hour of use is a handful of lines in the terminal, not twenty thousand."""
+    if status >= 500:
+        return logging.WARNING
+    return logging.INFO if status >= 400 else logging.DEBUG
+
+
 class RequestContextMiddleware:
     """Request id (accepted or made), timing, access log and Prometheus counts, as plain ASGI."""
 
@@ -248,7 +258,8 @@ class RequestContextMiddleware:
             status = status_holder["status"]
             self.metrics.requests.labels(self.metrics.service, method, route, str(status)).inc()
             self.metrics.latency.labels(self.metrics.service, method, route).observe(elapsed)
-            log.info(
+            log.log(
+                access_log_level(status),
                 "request",
                 method=method,
                 path=scope["path"],
