@@ -36,8 +36,9 @@ class Supervisor:
         self.embedded_db = embedded_db
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.stopping = asyncio.Event()
-        # Whether each service was ready after its first start.
-        self.first_ready: dict[str, bool] = {}
+        # The services whose first process exited before it was ready: a port taken after all,
+        # a configuration refused. (One merely slow to start is left to become ready.)
+        self.failed_to_start: set[str] = set()
         # Each service started here reports this in its detailed health, which only a caller
         # with the credential sees: another ELMS on the same port cannot pass for it.
         self.instance_id = secrets.token_hex(16)
@@ -65,7 +66,8 @@ class Supervisor:
             where = f"http://{self.settings.host}:{self.settings.port_of(service)}"
             print(f"  {service:<10} {where}  {'ready' if ready else 'NOT READY'}", flush=True)
             if not first_start.is_set():
-                self.first_ready[service] = ready
+                if not ready and process.returncode is not None:
+                    self.failed_to_start.add(service)
                 first_start.set()
             code = await process.wait()
             if self.stopping.is_set():
@@ -144,8 +146,8 @@ class Supervisor:
                 await process.wait()
 
     async def run(self) -> int:
-        """Supervise until Ctrl-C (exit code 0), or stop at once, with 1, when a service does
-        not become ready when first started: nothing would come of restarting it."""
+        """Supervise until Ctrl-C (exit code 0), or stop at once, with 1, when a service's
+        first process exits before it is ready: restarting it would fail the same way."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -159,10 +161,11 @@ class Supervisor:
         all_started = asyncio.gather(*(event.wait() for event in started.values()))
         stop_requested = asyncio.create_task(self.stopping.wait())
         await asyncio.wait([all_started, stop_requested], return_when=asyncio.FIRST_COMPLETED)
-        failed = sorted(name for name, ready in self.first_ready.items() if not ready)
+        failed = sorted(self.failed_to_start)
         if failed:
             print(
-                f"ELMS did not start: {', '.join(failed)} not ready (see the log above).",
+                f"ELMS did not start: {', '.join(failed)} exited before it was ready (see the log"
+                " above).",
                 flush=True,
             )
             self.stopping.set()
