@@ -46,8 +46,7 @@ async def _answer(request: Request, saga: SagaState, replayed: bool, message: st
     state = await engine.wait(saga.saga_id, settings.saga_sync_wait_seconds)
     headers = _replayed(replayed)
     if state.status is SagaStatus.COMPLETED:
-        result = engine.definitions[state.saga_type].final_result(state.saga_id, state.results())
-        return envelope.success(result, message, 201, headers)
+        return envelope.success(await engine.answer(state), message, 201, headers)
     if not state.finished:
         return views.accepted(engine, state, headers)
     response = envelope.domain_error(views.ended_error(state))

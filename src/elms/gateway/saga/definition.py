@@ -62,6 +62,8 @@ class StepContext:
 
 
 StepAction = Callable[[StepContext], Awaitable[Any]]
+# Reads what a completed saga answers the request that started it, from its final result.
+AnswerReader = Callable[[Any, Caller], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class SagaDefinition:
     final_result: Callable[[str, Mapping[str, Any]], Any]
     # The point of no return: after it the saga only moves forward.
     pivot: str | None = None
+    # When the answer to the request that started the saga holds more than the saga keeps (the
+    # loan's schedule), how to read it (GETs only); None: the final result is the answer.
+    answer: AnswerReader | None = None
 
     @cached_property
     def plan(self) -> Plan:

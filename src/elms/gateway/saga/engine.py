@@ -176,6 +176,35 @@ class SagaEngine:
                 return task.result()
         return await self.get(saga_id)
 
+    async def answer(self, state: SagaState) -> Any:
+        """What a completed saga answers the request that started it: its final result, or what
+        its definition reads with it (the loan as the loan service has it). Should that read
+        fail, the final result alone: the work is done, and a 5xx would invite doing it again."""
+        definition = self.definitions[state.saga_type]
+        final = definition.final_result(state.saga_id, state.results())
+        if definition.answer is None:
+            return final
+
+        async def read(
+            service: str,
+            method: str,
+            path: str,
+            body: Any = None,
+            params: dict[str, Any] | None = None,
+        ) -> Any:
+            assert method == "GET", method
+            return await self._call(f"{state.saga_id}:answer", service, method, path, body, params)
+
+        try:
+            return await definition.answer(final, read)
+        except (StepRefused, StepUnavailable) as error:
+            log.warning(
+                "a completed saga's answer was not read; its final result is given",
+                saga_id=state.saga_id,
+                error=str(error),
+            )
+            return final
+
     async def get(self, saga_id: str) -> SagaState:
         assert self.db is not None
         async with self.db.connection() as conn:

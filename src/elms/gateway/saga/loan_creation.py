@@ -4,7 +4,12 @@ released); once the loan exists (the pivot) the saga only goes forward.
 
 The saga's data: `request` (the loan request as the loan service validated it),
 `applicationId` (given or made at the start, so the reservation and the loan name the same
-application), `reservationTimeout` (seconds the credit is held for an officer's decision)."""
+application), `reservationTimeout` (seconds the credit is held for an officer's decision).
+
+Each step keeps what the later steps and the saga's view need, once: CREATE_LOAN the loan's
+names and terms (`LOAN_KEPT`), not its schedule and underwriting record, which the loan service
+keeps; GENERATE_INSTALLMENTS the totals it checked. The answer to `POST /api/v1/loans` reads the
+whole loan from the loan service (`whole_loan`)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from elms.gateway.saga.definition import (
+    Caller,
     SagaDefinition,
     Step,
     StepContext,
@@ -20,6 +26,22 @@ from elms.gateway.saga.definition import (
 )
 
 SAGA_TYPE = "LOAN_CREATION"
+# What the saga keeps of the loan it created (GENERATE_INSTALLMENTS checks the counts and totals).
+LOAN_KEPT = (
+    "loanId",
+    "applicationId",
+    "customerId",
+    "status",
+    "loanType",
+    "loanAmount",
+    "interestRate",
+    "interestMethod",
+    "installmentCount",
+    "installmentAmount",
+    "totalRepaymentAmount",
+    "firstInstallmentDate",
+    "maturityDate",
+)
 
 
 def _customer_path(ctx: StepContext, rest: str = "") -> str:
@@ -88,7 +110,7 @@ async def create_loan(ctx: StepContext) -> dict[str, Any]:
     was available when it was reserved."""
     applicant = dict(ctx.results["VALIDATE_CUSTOMER"])
     applicant["availableCredit"] = ctx.results["RESERVE_CREDIT"]["availableCreditBefore"]
-    return await ctx.call(
+    loan = await ctx.call(
         "loan",
         "POST",
         "/internal/v1/loans",
@@ -99,6 +121,7 @@ async def create_loan(ctx: StepContext) -> dict[str, Any]:
             "applicant": applicant,
         },
     )
+    return {name: loan[name] for name in LOAN_KEPT}
 
 
 async def generate_installments(ctx: StepContext) -> dict[str, Any]:
@@ -117,20 +140,22 @@ async def generate_installments(ctx: StepContext) -> dict[str, Any]:
             f" not {expected}",
         )
     return {
-        "loanId": loan["loanId"],
         "totalInstallments": schedule["totalInstallments"],
-        "installmentAmount": loan["installmentAmount"],
         "totalPrincipal": summary["totalPrincipal"],
         "totalInterest": summary["totalInterest"],
         "totalAmount": summary["totalAmount"],
-        "firstInstallmentDate": loan["firstInstallmentDate"],
-        "maturityDate": loan["maturityDate"],
     }
 
 
-def final_result(saga_id: str, results: Mapping[str, Any]) -> Any:
-    """The loan as it was created (what `POST /api/v1/loans` answers with; it names its saga)."""
-    return results["CREATE_LOAN"]
+def final_result(saga_id: str, results: Mapping[str, Any]) -> dict[str, Any]:
+    """The loan as the saga created it: its names and terms, and its saga."""
+    return {**results["CREATE_LOAN"], "sagaId": saga_id}
+
+
+async def whole_loan(created: Mapping[str, Any], call: Caller) -> Any:
+    """What `POST /api/v1/loans` answers: the loan with its schedule and its underwriting, as the
+    loan service has it."""
+    return await call("loan", "GET", f"/api/v1/loans/{created['loanId']}")
 
 
 LOAN_CREATION = SagaDefinition(
@@ -142,6 +167,7 @@ LOAN_CREATION = SagaDefinition(
         Step("GENERATE_INSTALLMENTS", generate_installments),
     ),
     final_result=final_result,
+    answer=whole_loan,
     # Once the loan exists its underwriting is decided, and an automatic approval is already on
     # its way to the customer's credit: a check that cannot reach the loan service for a while
     # is no reason to cancel it. After CREATE_LOAN the saga only goes forward.

@@ -91,9 +91,12 @@ async def restore_credit(ctx: StepContext) -> dict[str, Any]:
 
 
 async def complete(ctx: StepContext) -> dict[str, Any]:
-    return await ctx.call(
+    """The payment COMPLETED. What the saga keeps is what changed: RECORD_PAYMENT holds the
+    payment already, and one saga holds it once."""
+    completed = await ctx.call(
         "payment", "POST", f"/internal/v1/payments/{ctx.data['paymentId']}/complete"
     )
+    return {key: completed[key] for key in ("paymentId", "status", "processedAt")}
 
 
 def final_result(saga_id: str, results: Mapping[str, Any]) -> dict[str, Any]:
