@@ -6,20 +6,43 @@ from __future__ import annotations
 import asyncio
 import hmac
 import platform
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from elms.core import envelope, outbox
 from elms.core.clock import utcnow
 from elms.core.database import Database
+from elms.core.envelope import Envelope
 from elms.core.internal_auth import HEADER, service_credential
 from elms.core.schemas import Page
 from elms.core.web import PageNumber, PageSize
 
 HEALTH_QUERY_TIMEOUT = 2.0
+
+
+class HealthOut(BaseModel):
+    status: Literal["UP", "DOWN"]
+    # For a caller with the internal credential only: db, outbox and a service's own.
+    components: dict[str, dict[str, Any]] | None = None
+
+
+class InfoOut(BaseModel):
+    name: str
+    version: str
+    build: dict[str, str]
+
+
+_HEALTH_DOWN = {503: {"model": Envelope[HealthOut], "description": "The service is DOWN"}}
+_PROMETHEUS = {
+    200: {
+        "description": "Prometheus text format",
+        "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+    }
+}
 
 
 def _presents_credential(request: Request) -> bool:
@@ -33,7 +56,7 @@ def _presents_credential(request: Request) -> bool:
 def actuator_router() -> APIRouter:
     r = APIRouter(prefix="/actuator", include_in_schema=False)
 
-    @r.get("/health")
+    @r.get("/health", response_model=Envelope[HealthOut], responses=_HEALTH_DOWN)
     async def health(request: Request) -> Response:
         """UP or DOWN for anyone (a load balancer asks with no credential); the components
         (pool sizes, outbox and saga counts, upstreams and breakers) only for a caller with
@@ -73,7 +96,7 @@ def actuator_router() -> APIRouter:
             data["instance"] = request.app.state.settings.instance_id
         return envelope.success(data, f"Service is {status}", code)
 
-    @r.get("/info")
+    @r.get("/info", response_model=Envelope[InfoOut])
     async def info(request: Request) -> Response:
         data = {
             "name": f"elms-{request.app.state.service_name}",
@@ -82,7 +105,7 @@ def actuator_router() -> APIRouter:
         }
         return envelope.success(data, "Service info")
 
-    @r.get("/prometheus")
+    @r.get("/prometheus", response_class=Response, responses=_PROMETHEUS)
     async def prometheus(request: Request) -> Response:
         metrics = request.app.state.metrics
         stats = request.app.state.db.stats()
@@ -101,7 +124,7 @@ def actuator_router() -> APIRouter:
             update()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @r.get("/outbox/failed")
+    @r.get("/outbox/failed", response_model=Envelope[Page[dict[str, Any]]])
     async def failed_events(
         request: Request, page: PageNumber = 0, size: PageSize = 20
     ) -> Response:
@@ -109,7 +132,7 @@ def actuator_router() -> APIRouter:
         data = Page[dict].of(found, page, size, total).wire()
         return envelope.success(data, "Outbox events that failed for good")
 
-    @r.post("/outbox/{event_id}/retry")
+    @r.post("/outbox/{event_id}/retry", response_model=Envelope[Any])
     async def retry_event(request: Request, event_id: Annotated[int, Path(ge=1)]) -> Response:
         retried = await outbox.retry_failed(request.app.state.db, event_id, utcnow())
         return envelope.success(retried, "Outbox event queued again")

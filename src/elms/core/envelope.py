@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from elms.core import jsoncodec
@@ -13,6 +15,59 @@ from elms.core.context import request_id_var, request_started_var
 from elms.core.errors import DomainError, FieldProblem
 
 API_VERSION = "v1"
+T = TypeVar("T")
+
+# --- the envelope as the OpenAPI document describes it -------------------------------------
+# Responses are rendered from plain dicts below (exact decimals, one encoder); these models
+# state the same shapes for the document.
+
+
+class Metadata(BaseModel):
+    request_id: str | None = Field(alias="requestId")
+    processing_time: str = Field(alias="processingTime", examples=["12ms"])
+    version: str = Field(examples=[API_VERSION])
+
+
+class FieldError(BaseModel):
+    """One problem with one field of the request."""
+
+    field: str | None = Field(examples=["interestRate"])
+    message: str
+    rejected_value: Any = Field(default=None, alias="rejectedValue")
+
+
+class Envelope(BaseModel, Generic[T]):
+    """Every successful answer: the result in `data`."""
+
+    timestamp: datetime
+    status: Literal["SUCCESS"]
+    message: str
+    data: T
+    errors: list[FieldError] = Field(max_length=0)
+    metadata: Metadata
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a machine-readable `code`, and the fields at fault. Some refusals add
+    what the client needs to act on (e.g. the saga that refused, the amount needed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(examples=["VALIDATION_ERROR"])
+    message: str
+    details: list[FieldError]
+
+
+class ErrorEnvelope(BaseModel):
+    """Every refusal: `status` ERROR, no `data`, and an `error`."""
+
+    timestamp: datetime
+    status: Literal["ERROR"]
+    message: str
+    data: None
+    errors: list[FieldError]
+    error: ErrorBody
+    metadata: Metadata
 
 
 class EnvelopeResponse(Response):

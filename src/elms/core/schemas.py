@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -12,10 +14,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from elms.core.money import MoneyFormatError, parse_exact, parse_money
 
@@ -87,6 +92,23 @@ MULTILINE = AfterValidator(_multiline)
 READABLE_JSON = AfterValidator(_readable_json)
 
 
+_CALENDAR_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _calendar_day(value: Any) -> Any:
+    """A day as a client writes one, YYYY-MM-DD: Pydantic alone would also read a number, or a
+    string of digits, as a Unix time (`0` as 1970-01-01)."""
+    if isinstance(value, date) or (isinstance(value, str) and _CALENDAR_DAY.fullmatch(value)):
+        return value
+    raise PydanticCustomError("date_format", "must be a date written as YYYY-MM-DD")
+
+
+# A date in a request (body or query).
+Day = Annotated[date, BeforeValidator(_calendar_day)]
+# A yes or no in a request: true or false, never 0, 1 or "yes".
+Flag = Annotated[bool, Field(strict=True)]
+
+
 class CamelModel(BaseModel):
     """camelCase on the wire, snake_case in Python (api.md §1 "Names and types"). Answers are
     built from rows by their snake_case names."""
@@ -98,6 +120,33 @@ class CamelModel(BaseModel):
     def wire(self) -> dict[str, Any]:
         """The JSON-ready form: camelCase keys, Decimal and dates kept for the exact encoder."""
         return self.model_dump(by_alias=True)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # An answer's Decimal is written as a JSON number, digit for digit (elms.core.jsoncodec),
+        # where Pydantic's own JSON would write a string: the OpenAPI document says so.
+        schema = handler(core_schema)
+        if handler.mode == "serialization":
+            properties = handler.resolve_ref_schema(schema).get("properties", {})
+            _decimals_as_numbers(cls, properties)
+        return schema
+
+
+def _holds_decimal(annotation: Any) -> bool:
+    """Decimal, or Decimal | None: the amounts and rates of an answer."""
+    return annotation is Decimal or Decimal in get_args(annotation)
+
+
+def _decimals_as_numbers(model: type[BaseModel], properties: dict[str, Any]) -> None:
+    for name, info in model.model_fields.items():
+        schema = properties.get(info.serialization_alias or info.alias or name)
+        if schema is None or not _holds_decimal(info.annotation):
+            continue
+        for option in [schema, *schema.get("anyOf", [])]:
+            if option.get("type") == "string":
+                option["type"] = "number"
 
 
 class WireModel(CamelModel):
@@ -122,13 +171,50 @@ def _exact_rate(value: Any) -> Decimal:
         raise PydanticCustomError("rate", str(error)) from error
 
 
+def exact_decimal_schema(
+    places: int, digits: int, *, signed: bool, bounds: dict[str, Decimal]
+) -> WithJsonSchema:
+    """How a client may send an exact decimal, for the OpenAPI document: a JSON number, or a
+    plain decimal string of at most `places` places (trailing zeros aside). What a schema
+    cannot say (a JSON number's places) the description does; the service refuses it with 400."""
+    sign = "-?" if signed else ""
+    whole = f"(0|[1-9][0-9]{{0,{digits - 1}}})"
+    number: dict[str, Any] = {"type": "number"}
+    number.update({key: float(value) for key, value in bounds.items()})
+    text = {"type": "string", "pattern": f"^{sign}{whole}(\\.[0-9]{{1,{places}}}0*)?$"}
+    return WithJsonSchema(
+        {
+            "anyOf": [number, text],
+            "description": f"An exact decimal of at most {places} decimal places, as a JSON "
+            "number or a string (never read through binary floating point)",
+        }
+    )
+
+
 # An annual interest rate as the loans table holds it: DECIMAL(5,4), read exactly.
-Rate = Annotated[Decimal, BeforeValidator(_exact_rate)]
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_exact_rate),
+    exact_decimal_schema(4, 1, signed=True, bounds={"maximum": Decimal("9.9999")}),
+]
 
 # An amount as api.md §1 reads it: exact, two decimals at most, within NUMERIC(15,2).
-Money = Annotated[Decimal, BeforeValidator(_exact_money)]
-PositiveMoney = Annotated[Money, Field(gt=0)]
-NonNegativeMoney = Annotated[Money, Field(ge=0)]
+_MAX = Decimal("9999999999999.99")
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_exact_money),
+    exact_decimal_schema(2, 13, signed=True, bounds={"minimum": -_MAX, "maximum": _MAX}),
+]
+PositiveMoney = Annotated[
+    Money,
+    Field(gt=0),
+    exact_decimal_schema(2, 13, signed=False, bounds={"exclusiveMinimum": 0, "maximum": _MAX}),
+]
+NonNegativeMoney = Annotated[
+    Money,
+    Field(ge=0),
+    exact_decimal_schema(2, 13, signed=False, bounds={"minimum": 0, "maximum": _MAX}),
+]
 
 T = TypeVar("T")
 

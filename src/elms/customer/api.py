@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Annotated
 
 from fastapi import Header, Query
@@ -11,9 +10,10 @@ from starlette.responses import Response
 
 from elms.core import envelope
 from elms.core.clock import utcnow
+from elms.core.envelope import Envelope
 from elms.core.errors import invalid
 from elms.core.principal import forbidden
-from elms.core.schemas import IncomingEvent, Page
+from elms.core.schemas import Day, IncomingEvent, Page
 from elms.core.web import (
     OFFICERS_ONLY,
     OWN_CUSTOMER,
@@ -32,6 +32,7 @@ from elms.customer.domain import (
     CreditTransaction,
     ReservationStatus,
 )
+from elms.customer.responses import CreditChangeOut
 from elms.customer.schemas import (
     AddressIn,
     AddressOut,
@@ -45,7 +46,6 @@ from elms.customer.schemas import (
     ReserveCreditRequest,
     RestoreCreditRequest,
 )
-from elms.customer.service import CreditMovement
 
 # Who may do what (architecture.md §3), declared on each route: creating and listing customers,
 # and moving credit, are for officers; a customer reaches only their own `{customer_id}`; the
@@ -58,29 +58,6 @@ def _customer(customer: object, addresses: list | None = None) -> dict:
     if addresses is not None:
         out.addresses = [AddressOut.model_validate(a, from_attributes=True) for a in addresses]
     return out.wire()
-
-
-def _movement(movement: CreditMovement) -> dict:
-    reservation = movement.reservation
-    data = {
-        "customerId": movement.customer.customer_id,
-        "availableCreditBefore": movement.available_before,
-        "availableCreditAfter": movement.available_after,
-        "usedCredit": movement.customer.used_credit,
-    }
-    if reservation is not None:
-        data.update(
-            reservationId=reservation.reservation_id,
-            reservedAmount=reservation.reserved_amount,
-            reservationExpiry=reservation.expires_at,
-            purpose=reservation.purpose,
-            loanApplicationId=reservation.loan_application_id,
-            status=reservation.status,
-            actualAmountUsed=reservation.actual_amount_used,
-        )
-    if movement.amount is not None:
-        data.update(amount=movement.amount, referenceId=movement.reference_id)
-    return data
 
 
 def _page(items: list[dict], page: int, size: int, total: int) -> dict:
@@ -101,7 +78,9 @@ def _expected_version(body_version: int | None, if_match: str | None) -> int:
     raise invalid("version", "version is required (in the body or If-Match) to update", None)
 
 
-@customers.post("", status_code=201, dependencies=[OFFICERS_ONLY])
+@customers.post(
+    "", status_code=201, dependencies=[OFFICERS_ONLY], response_model=Envelope[CustomerOut]
+)
 async def create_customer(body: CustomerCreate, call: CallDep) -> Response:
     async def work() -> dict:
         return _customer(*await service.create_customer(call.db, body, utcnow()))
@@ -109,7 +88,7 @@ async def create_customer(body: CustomerCreate, call: CallDep) -> Response:
     return await call.answer(work, "Customer created", 201)
 
 
-@customers.get("", dependencies=[OFFICERS_ONLY])
+@customers.get("", dependencies=[OFFICERS_ONLY], response_model=Envelope[Page[CustomerOut]])
 async def list_customers(
     call: CallDep,
     status: AccountStatus | None = None,
@@ -121,13 +100,13 @@ async def list_customers(
     return envelope.success(_page([_customer(c) for c in found], page, size, total), "Customers")
 
 
-@customers.get("/{customer_id}", dependencies=[OWN_CUSTOMER])
+@customers.get("/{customer_id}", dependencies=[OWN_CUSTOMER], response_model=Envelope[CustomerOut])
 async def get_customer(customer_id: str, call: CallDep) -> Response:
     customer, addresses = await service.get_customer(call.db, customer_id)
     return envelope.success(_customer(customer, addresses), "Customer")
 
 
-@customers.put("/{customer_id}", dependencies=[OWN_CUSTOMER])
+@customers.put("/{customer_id}", dependencies=[OWN_CUSTOMER], response_model=Envelope[CustomerOut])
 async def update_customer(
     customer_id: str,
     body: CustomerUpdate,
@@ -142,7 +121,12 @@ async def update_customer(
     return envelope.success(_customer(*updated), "Customer updated")
 
 
-@customers.post("/{customer_id}/addresses", status_code=201, dependencies=[OWN_CUSTOMER])
+@customers.post(
+    "/{customer_id}/addresses",
+    status_code=201,
+    dependencies=[OWN_CUSTOMER],
+    response_model=Envelope[AddressOut],
+)
 async def add_address(customer_id: str, body: AddressIn, call: CallDep) -> Response:
     async def work() -> dict:
         address = await service.add_address(call.db, customer_id, body, utcnow())
@@ -151,14 +135,22 @@ async def add_address(customer_id: str, body: AddressIn, call: CallDep) -> Respo
     return await call.answer(work, "Address added", 201)
 
 
-@customers.get("/{customer_id}/addresses", dependencies=[OWN_CUSTOMER])
+@customers.get(
+    "/{customer_id}/addresses",
+    dependencies=[OWN_CUSTOMER],
+    response_model=Envelope[list[AddressOut]],
+)
 async def list_addresses(customer_id: str, call: CallDep) -> Response:
     addresses = await service.list_addresses(call.db, customer_id)
     data = [AddressOut.model_validate(a, from_attributes=True).wire() for a in addresses]
     return envelope.success(data, "Addresses")
 
 
-@customers.put("/{customer_id}/addresses/{address_id}", dependencies=[OWN_CUSTOMER])
+@customers.put(
+    "/{customer_id}/addresses/{address_id}",
+    dependencies=[OWN_CUSTOMER],
+    response_model=Envelope[AddressOut],
+)
 async def update_address(
     customer_id: str, address_id: SerialId, body: AddressUpdate, call: CallDep
 ) -> Response:
@@ -168,29 +160,49 @@ async def update_address(
     )
 
 
-@customers.delete("/{customer_id}/addresses/{address_id}", dependencies=[OWN_CUSTOMER])
+@customers.delete(
+    "/{customer_id}/addresses/{address_id}",
+    dependencies=[OWN_CUSTOMER],
+    response_model=Envelope[None],
+)
 async def delete_address(customer_id: str, address_id: SerialId, call: CallDep) -> Response:
     await service.delete_address(call.db, customer_id, address_id, utcnow())
     return envelope.success(None, "Address deleted")
 
 
-@customers.post("/{customer_id}/credit/reserve", dependencies=[OFFICERS_ONLY, OWN_CUSTOMER])
+@customers.post(
+    "/{customer_id}/credit/reserve",
+    dependencies=[OFFICERS_ONLY, OWN_CUSTOMER],
+    response_model=Envelope[CreditChangeOut],
+)
 async def reserve_credit(customer_id: str, body: ReserveCreditRequest, call: CallDep) -> Response:
     async def work() -> dict:
-        return _movement(await service.reserve_credit(call.db, customer_id, body, utcnow()))
+        return CreditChangeOut.of(
+            await service.reserve_credit(call.db, customer_id, body, utcnow())
+        )
 
     return await call.answer(work, "Credit reserved")
 
 
-@customers.post("/{customer_id}/credit/release", dependencies=[OFFICERS_ONLY, OWN_CUSTOMER])
+@customers.post(
+    "/{customer_id}/credit/release",
+    dependencies=[OFFICERS_ONLY, OWN_CUSTOMER],
+    response_model=Envelope[CreditChangeOut],
+)
 async def release_credit(customer_id: str, body: ReleaseCreditRequest, call: CallDep) -> Response:
     async def work() -> dict:
-        return _movement(await service.release_credit(call.db, customer_id, body, utcnow()))
+        return CreditChangeOut.of(
+            await service.release_credit(call.db, customer_id, body, utcnow())
+        )
 
     return await call.answer(work, "Credit released")
 
 
-@customers.get("/{customer_id}/credit/reservations", dependencies=[OWN_CUSTOMER])
+@customers.get(
+    "/{customer_id}/credit/reservations",
+    dependencies=[OWN_CUSTOMER],
+    response_model=Envelope[Page[ReservationOut]],
+)
 async def list_reservations(
     customer_id: str,
     call: CallDep,
@@ -203,12 +215,16 @@ async def list_reservations(
     return envelope.success(_page(items, page, size, total), "Reservations")
 
 
-@customers.get("/{customer_id}/credit/history", dependencies=[OWN_CUSTOMER])
+@customers.get(
+    "/{customer_id}/credit/history",
+    dependencies=[OWN_CUSTOMER],
+    response_model=Envelope[Page[HistoryOut]],
+)
 async def credit_history(
     customer_id: str,
     call: CallDep,
-    from_date: Annotated[date | None, Query(alias="fromDate")] = None,
-    to_date: Annotated[date | None, Query(alias="toDate")] = None,
+    from_date: Annotated[Day | None, Query(alias="fromDate")] = None,
+    to_date: Annotated[Day | None, Query(alias="toDate")] = None,
     transaction_type: Annotated[CreditTransaction | None, Query(alias="transactionType")] = None,
     page: PageNumber = 0,
     size: PageSize = 20,
@@ -227,10 +243,12 @@ internal = router(
 )
 
 
-@internal.post("/customers/{customer_id}/credit/restore")
+@internal.post("/customers/{customer_id}/credit/restore", response_model=Envelope[CreditChangeOut])
 async def restore_credit(customer_id: str, body: RestoreCreditRequest, call: CallDep) -> Response:
     async def work() -> dict:
-        return _movement(await service.restore_credit(call.db, customer_id, body, utcnow()))
+        return CreditChangeOut.of(
+            await service.restore_credit(call.db, customer_id, body, utcnow())
+        )
 
     return await call.answer(work, "Credit restored")
 

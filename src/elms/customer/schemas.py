@@ -24,6 +24,8 @@ from elms.core.schemas import (
     MULTILINE,
     ONE_LINE,
     CamelModel,
+    Day,
+    Flag,
     Identifier,
     NonNegativeMoney,
     PositiveMoney,
@@ -120,7 +122,7 @@ class AddressIn(WireModel):
     # No default: an address in London is not in the USA (the schema's DEFAULT 'USA' is never
     # relied on).
     country: Text50
-    is_primary: bool = False
+    is_primary: Flag = False
 
 
 class AddressUpdate(WireModel):
@@ -130,7 +132,7 @@ class AddressUpdate(WireModel):
     state: Text50 | None = None
     zip_code: ZipCode | None = None
     country: Text50 | None = None
-    is_primary: bool | None = None
+    is_primary: Flag | None = None
 
 
 class AddressOut(CamelModel):
@@ -152,7 +154,7 @@ class CustomerCreate(WireModel):
     last_name: Name
     email: Email
     phone: Phone | None = None
-    date_of_birth: date | None = None
+    date_of_birth: Day | None = None
     identification_number: IdentificationNumber | None = None
     # No default: a passport number filed as an SSN is wrong, and a number needs its type.
     identification_type: IdentificationType | None = None
@@ -191,7 +193,7 @@ class CustomerUpdate(WireModel):
     last_name: Name | None = None
     email: Email | None = None
     phone: Phone | None = None
-    date_of_birth: date | None = None
+    date_of_birth: Day | None = None
     identification_number: IdentificationNumber | None = None
     identification_type: IdentificationType | None = None
     credit_limit: NonNegativeMoney | None = None

@@ -12,12 +12,14 @@ from elms.core import envelope
 from elms.core.clock import utcnow
 from elms.core.config import Settings
 from elms.core.database import Database
+from elms.core.envelope import Envelope
 from elms.core.ids import new_id
 from elms.gateway import repository as repo
 from elms.gateway.keys import VerificationKeys, local_private_key
+from elms.gateway.responses import LogoutOut
 from elms.gateway.tokens import Principal, Role, mint, unauthorized, verify
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, tags=["auth"])
 
 
 async def authenticate(request: Request) -> Principal:
@@ -49,7 +51,7 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
-@router.post("/api/v1/auth/logout")
+@router.post("/api/v1/auth/logout", response_model=Envelope[LogoutOut])
 async def logout(request: Request) -> Response:
     principal = await authenticate(request)
     ended = False

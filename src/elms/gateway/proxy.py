@@ -7,32 +7,42 @@ upstream's envelope comes back as it was; an unreachable upstream is 503 and a s
 from __future__ import annotations
 
 import email.message
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import TypeAdapter
 from starlette.responses import Response
 
 from elms.core import envelope, jsoncodec
 from elms.core.clock import utcnow
 from elms.core.context import request_id_var
+from elms.core.envelope import Envelope
 from elms.core.errors import DomainError, not_found
+from elms.core.schemas import Identifier
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.gateway import access, routes
 from elms.gateway.auth import authenticate
 from elms.gateway.breakers import BreakerBoard, own_failure
+from elms.gateway.responses import BreakerOut
 from elms.gateway.tokens import Principal
 
 UPSTREAMS = ("customer", "loan", "payment")
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# OPTIONS too: answered 405 with the path's own methods in Allow, as any other it does not take.
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # What a client may tell a service, and what a service may tell a client; nothing else passes.
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "if-match")
 FORWARDED_RESPONSE_HEADERS = ("content-type", "content-disposition", "idempotent-replayed", "etag")
+
+# Path parameters that name a customer, loan, payment or saga: Identifiers (elms.core.schemas).
+IDENTIFIED = frozenset({"customerId", "loanId", "paymentId", "sagaId"})
+IDENTIFIER = re.compile(TypeAdapter(Identifier).json_schema()["pattern"])
 
 router = APIRouter(include_in_schema=False)
 operations = APIRouter(include_in_schema=False)
 
 
-@operations.get("/actuator/circuitbreakers")
+@operations.get("/actuator/circuitbreakers", response_model=Envelope[list[BreakerOut]])
 async def circuit_breakers(request: Request) -> Response:
     board: BreakerBoard = request.app.state.breakers
     await board.refresh()
@@ -127,9 +137,11 @@ def resource_fetcher(services: ServiceClient) -> access.Fetch:
 
 
 def matched_route(request: Request) -> routes.Match:
-    """The public route the request asks for: 404 when there is none, 405 for another method."""
+    """The public route the request asks for: 404 when there is none, 405 for another method,
+    and 404 when the path's customer, loan, payment or saga id is no identifier ELMS makes or
+    takes (nothing can have it)."""
     try:
-        return routes.match(request.method, raw_path(request))
+        found = routes.match(request.method, raw_path(request))
     except routes.NoRoute as missing:
         if missing.allowed:
             raise DomainError(
@@ -139,6 +151,10 @@ def matched_route(request: Request) -> routes.Match:
                 headers={"Allow": ", ".join(sorted(missing.allowed))},
             ) from missing
         raise not_found("Resource", raw_path(request)) from missing
+    for name, value in found.params.items():
+        if name in IDENTIFIED and not IDENTIFIER.fullmatch(value):
+            raise not_found(name.removesuffix("Id").title(), value)
+    return found
 
 
 async def authorised(request: Request) -> Principal:

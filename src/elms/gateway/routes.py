@@ -196,7 +196,11 @@ def match(method: str, raw_path: str, routes: tuple[PublicRoute, ...] = ROUTES) 
             found.append((route.specificity, route, params))
     if not found:
         raise NoRoute(frozenset())
-    for _, route, params in sorted(found, key=lambda f: f[0]):
+    found.sort(key=lambda f: f[0])
+    for _, route, params in found:
         if route.method == method:
             return Match(route, params)
-    raise NoRoute(frozenset(route.method for _, route, _ in found))
+    # The resource is the most literal template's: `/loans/preview` takes POST, whatever
+    # `/loans/{loanId}` would make of the word.
+    best = found[0][0]
+    raise NoRoute(frozenset(route.method for spec, route, _ in found if spec == best))

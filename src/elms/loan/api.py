@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, Response
 
 from elms.core import envelope, idempotency
 from elms.core.clock import utcnow
-from elms.core.money import ZERO
+from elms.core.envelope import Envelope
 from elms.core.principal import forbidden
 from elms.core.schemas import Page
 from elms.core.web import (
@@ -26,10 +26,10 @@ from elms.core.web import (
     router,
 )
 from elms.loan import document_service, service
-from elms.loan.documents import VerificationStatus
-from elms.loan.domain import Installment, InstallmentStatus, LoanStatus, LoanType
+from elms.loan.documents import EXTENSIONS, VerificationStatus
+from elms.loan.domain import LoanStatus, LoanType
 from elms.loan.repository import Document, Loan
-from elms.loan.schedule import Schedule
+from elms.loan.responses import LoanDetailsOut, PreviewOut, ScheduleOut
 from elms.loan.schemas import (
     RATE_POLICY,
     ApplyPaymentRequest,
@@ -38,17 +38,13 @@ from elms.loan.schemas import (
     DisburseRequest,
     DocumentOut,
     DocumentType,
-    InstallmentOut,
     LoanOut,
     LoanRequest,
     PreviewRequest,
     RejectRequest,
     SagaLoanRequest,
-    ScheduleRequest,
-    ScheduleRowOut,
     VerifyDocumentRequest,
 )
-from elms.loan.service import LoanView
 
 # Who may do what (architecture.md §3), declared on each route: the list of every loan and the
 # officers' moves (approve, reject, disburse, verify) are for officers; a customer reaches only
@@ -68,112 +64,12 @@ async def _own_loan(loan_id: str, caller: CallerDep, call: CallDep) -> None:
 
 
 OWN_LOAN = Depends(_own_loan)
+# A document's content is served as the type its bytes proved on upload.
+_FILE_TYPES = {mime: {"schema": {"type": "string", "format": "binary"}} for mime in EXTENSIONS}
 
 
 def _loan(loan: Loan) -> dict[str, Any]:
     return LoanOut.model_validate(loan, from_attributes=True).wire()
-
-
-def _installment(row: Installment) -> dict[str, Any]:
-    return InstallmentOut(
-        installment_number=row.installment_number,
-        due_date=row.due_date,
-        principal_amount=row.principal_amount,
-        interest_amount=row.interest_amount,
-        total_amount=row.total_amount,
-        status=row.status,
-        paid_date=row.paid_date,
-        paid_amount=row.paid_amount,
-        discount_applied=row.discount_applied,
-        penalty_applied=row.penalty_applied,
-        remaining_amount=row.remaining,
-        principal_remaining=row.principal_amount - row.principal_paid,
-        interest_remaining=row.interest_amount - row.interest_paid,
-    ).wire()
-
-
-def _unpaid(rows: list[Installment]) -> list[Installment]:
-    return [r for r in rows if r.status != InstallmentStatus.PAID]
-
-
-def _loan_details(view: LoanView) -> dict[str, Any]:
-    data = _loan(view.loan)
-    unpaid = _unpaid(view.installments)
-    data.update(
-        paidInstallments=len(view.installments) - len(unpaid),
-        remainingInstallments=len(unpaid),
-        nextInstallmentDate=unpaid[0].due_date if unpaid else None,
-    )
-    if view.payments is not None:
-        data["paymentHistory"] = {
-            "totalPaid": view.payments.total_paid,
-            "lastPaymentDate": view.payments.last_payment_date,
-            "lastPaymentAmount": view.payments.last_payment_amount,
-            "earlyPaymentDiscount": view.payments.discounts,
-            "latePaymentPenalty": view.payments.penalties,
-        }
-    if view.application is not None:
-        app = view.application
-        data["application"] = {
-            "applicationId": app.application_id,
-            "applicationStatus": app.application_status,
-            "submittedAt": app.submitted_at,
-            "reviewedAt": app.reviewed_at,
-            "reviewerId": app.reviewer_id,
-            "reviewNotes": app.review_notes,
-            "approvalConditions": app.approval_conditions,
-            "rejectionReason": app.rejection_reason,
-            "employmentDetails": app.employment_details,
-            "incomeVerification": app.income_verification,
-            "collateral": app.collateral_details,
-        }
-    data["installments"] = [_installment(r) for r in view.installments]
-    return data
-
-
-def _schedule(view: LoanView) -> dict[str, Any]:
-    rows = view.installments
-    unpaid = _unpaid(rows)
-    remaining = sum((r.remaining for r in rows), ZERO)
-    total = sum((r.total_amount for r in rows), ZERO)
-    return {
-        "loanId": view.loan.loan_id,
-        "totalInstallments": len(rows),
-        "installments": [_installment(r) for r in rows],
-        "summary": {
-            "totalPrincipal": sum((r.principal_amount for r in rows), ZERO),
-            "totalInterest": sum((r.interest_amount for r in rows), ZERO),
-            "totalAmount": total,
-            "paidAmount": total - remaining,
-            "remainingAmount": remaining,
-            "nextDueAmount": unpaid[0].remaining if unpaid else None,
-            "nextDueDate": unpaid[0].due_date if unpaid else None,
-        },
-    }
-
-
-def _preview(schedule: Schedule, request: ScheduleRequest) -> dict[str, Any]:
-    return {
-        "loanAmount": request.loan_amount,
-        "interestRate": request.interest_rate,
-        "interestMethod": request.interest_method,
-        "installmentCount": request.installment_count,
-        "installmentAmount": schedule.installment_amount,
-        "totalInterest": schedule.total_interest,
-        "totalRepaymentAmount": schedule.total_repayment,
-        "firstInstallmentDate": schedule.first_due_date,
-        "maturityDate": schedule.maturity_date,
-        "installments": [
-            ScheduleRowOut(
-                installment_number=r.number,
-                due_date=r.due_date,
-                principal_amount=r.principal,
-                interest_amount=r.interest,
-                total_amount=r.total,
-            ).wire()
-            for r in schedule.installments
-        ],
-    }
 
 
 async def _rate_policy(call: CallDep) -> None:
@@ -182,11 +78,11 @@ async def _rate_policy(call: CallDep) -> None:
     RATE_POLICY.set((call.settings.loan_min_interest_rate, call.settings.loan_max_interest_rate))
 
 
-@loans.post("/preview", dependencies=[Depends(_rate_policy)])
+@loans.post("/preview", dependencies=[Depends(_rate_policy)], response_model=Envelope[PreviewOut])
 async def preview_loan(body: PreviewRequest, call: CallDep) -> Response:
     service.check_rate_policy(body.interest_rate, call.settings)
     schedule = service.preview(body, utcnow().date())
-    return envelope.success(_preview(schedule, body), "Schedule preview")
+    return envelope.success(PreviewOut.of(schedule, body), "Schedule preview")
 
 
 async def _create(request: SagaLoanRequest, call: Call) -> Response:
@@ -198,12 +94,17 @@ async def _create(request: SagaLoanRequest, call: Call) -> Response:
 
     async def work() -> dict[str, Any]:
         view, _ = await service.create_loan(call.db, call.settings, request, now, applicant)
-        return _loan_details(view)
+        return LoanDetailsOut.of(view)
 
     return await call.answer(work, "Loan application created", 201)
 
 
-@loans.post("", status_code=201, dependencies=[Depends(_rate_policy)])
+@loans.post(
+    "",
+    status_code=201,
+    dependencies=[Depends(_rate_policy)],
+    response_model=Envelope[LoanDetailsOut],
+)
 async def create_loan(body: LoanRequest, call: CallDep, caller: CallerDep) -> Response:
     if caller.is_customer and body.customer_id != caller.customer_id:
         raise forbidden("A customer applies for their own loans")
@@ -211,7 +112,9 @@ async def create_loan(body: LoanRequest, call: CallDep, caller: CallerDep) -> Re
     return await _create(SagaLoanRequest.model_validate(body.model_dump(), by_name=True), call)
 
 
-@internal.post("/loans/validate", dependencies=[Depends(_rate_policy)])
+@internal.post(
+    "/loans/validate", dependencies=[Depends(_rate_policy)], response_model=Envelope[LoanRequest]
+)
 async def validate_loan(body: LoanRequest) -> Response:
     """The gateway's check of a loan request before it starts a saga: 400 with every problem
     (the schedule's total within NUMERIC(15,2) too), or the request as the saga will send it."""
@@ -219,12 +122,17 @@ async def validate_loan(body: LoanRequest) -> Response:
     return envelope.success(body.wire(), "Loan request is valid")
 
 
-@internal.post("/loans", status_code=201, dependencies=[Depends(_rate_policy)])
+@internal.post(
+    "/loans",
+    status_code=201,
+    dependencies=[Depends(_rate_policy)],
+    response_model=Envelope[LoanDetailsOut],
+)
 async def create_loan_for_saga(body: SagaLoanRequest, call: CallDep) -> Response:
     return await _create(body, call)
 
 
-@loans.get("", dependencies=[OFFICERS_ONLY])
+@loans.get("", dependencies=[OFFICERS_ONLY], response_model=Envelope[Page[LoanOut]])
 async def list_loans(
     call: CallDep,
     status: LoanStatus | None = None,
@@ -238,7 +146,11 @@ async def list_loans(
     )
 
 
-@loans.get("/customer/{customer_id}", dependencies=[OWN_CUSTOMER])
+@loans.get(
+    "/customer/{customer_id}",
+    dependencies=[OWN_CUSTOMER],
+    response_model=Envelope[Page[LoanOut]],
+)
 async def customer_loans(
     customer_id: str,
     call: CallDep,
@@ -253,14 +165,16 @@ async def customer_loans(
     )
 
 
-@loans.get("/{loan_id}", dependencies=[OWN_LOAN])
+@loans.get("/{loan_id}", dependencies=[OWN_LOAN], response_model=Envelope[LoanDetailsOut])
 async def get_loan(loan_id: str, call: CallDep) -> Response:
-    return envelope.success(_loan_details(await service.get_loan(call.db, loan_id)), "Loan")
+    return envelope.success(LoanDetailsOut.of(await service.get_loan(call.db, loan_id)), "Loan")
 
 
-@loans.get("/{loan_id}/installments", dependencies=[OWN_LOAN])
+@loans.get("/{loan_id}/installments", dependencies=[OWN_LOAN], response_model=Envelope[ScheduleOut])
 async def get_installments(loan_id: str, call: CallDep) -> Response:
-    return envelope.success(_schedule(await service.get_loan(call.db, loan_id)), "Installments")
+    return envelope.success(
+        ScheduleOut.of(await service.get_loan(call.db, loan_id)), "Installments"
+    )
 
 
 async def _move(
@@ -274,36 +188,41 @@ async def _move(
     return await call.answer(work, message)
 
 
-@loans.post("/{loan_id}/approve", dependencies=[OFFICERS_ONLY])
+@loans.post("/{loan_id}/approve", dependencies=[OFFICERS_ONLY], response_model=Envelope[LoanOut])
 async def approve(loan_id: str, body: ApproveRequest, call: CallDep) -> Response:
     officer = body.model_copy(update={"officer_id": call.acting_user(body.officer_id)})
     return await _move(call, service.approve_loan, loan_id, officer, "Loan approved")
 
 
-@loans.post("/{loan_id}/reject", dependencies=[OFFICERS_ONLY])
+@loans.post("/{loan_id}/reject", dependencies=[OFFICERS_ONLY], response_model=Envelope[LoanOut])
 async def reject(loan_id: str, body: RejectRequest, call: CallDep) -> Response:
     officer = body.model_copy(update={"officer_id": call.acting_user(body.officer_id)})
     return await _move(call, service.reject_loan, loan_id, officer, "Loan rejected")
 
 
-@loans.post("/{loan_id}/cancel", dependencies=[OWN_LOAN])
+@loans.post("/{loan_id}/cancel", dependencies=[OWN_LOAN], response_model=Envelope[LoanOut])
 async def cancel(loan_id: str, body: CancelRequest, call: CallDep) -> Response:
     return await _move(call, service.cancel_loan, loan_id, body, "Loan cancelled")
 
 
-@loans.post("/{loan_id}/disburse", dependencies=[OFFICERS_ONLY])
+@loans.post("/{loan_id}/disburse", dependencies=[OFFICERS_ONLY], response_model=Envelope[LoanOut])
 async def disburse(loan_id: str, body: DisburseRequest, call: CallDep) -> Response:
     return await _move(call, service.disburse_loan, loan_id, body, "Loan disbursed")
 
 
-@internal.post("/loans/{loan_id}/payments")
+@internal.post("/loans/{loan_id}/payments", response_model=Envelope[dict[str, Any]])
 async def apply_payment(loan_id: str, body: ApplyPaymentRequest, call: CallDep) -> Response:
     result = await service.apply_payment(call.db, loan_id, body, utcnow())
     headers = {"Idempotent-Replayed": "true"} if result.pop("replayed") else None
     return envelope.success(result, "Payment applied", headers=headers)
 
 
-@loans.post("/{loan_id}/documents", status_code=201, dependencies=[OWN_LOAN])
+@loans.post(
+    "/{loan_id}/documents",
+    status_code=201,
+    dependencies=[OWN_LOAN],
+    response_model=Envelope[DocumentOut],
+)
 async def upload_document(
     loan_id: str,
     call: CallDep,
@@ -333,13 +252,20 @@ async def upload_document(
     return envelope.success(_document(document), "Document uploaded", 201)
 
 
-@loans.get("/{loan_id}/documents", dependencies=[OWN_LOAN])
+@loans.get(
+    "/{loan_id}/documents", dependencies=[OWN_LOAN], response_model=Envelope[list[DocumentOut]]
+)
 async def list_documents(loan_id: str, call: CallDep) -> Response:
     documents = await document_service.list_documents(call.db, loan_id)
     return envelope.success([_document(d) for d in documents], "Documents")
 
 
-@loans.get("/{loan_id}/documents/{document_id}/content", dependencies=[OWN_LOAN])
+@loans.get(
+    "/{loan_id}/documents/{document_id}/content",
+    dependencies=[OWN_LOAN],
+    response_class=FileResponse,
+    responses={200: {"description": "The file as it was uploaded", "content": _FILE_TYPES}},
+)
 async def document_content(loan_id: str, document_id: SerialId, call: CallDep) -> Response:
     document, path = await document_service.get_document(
         call.db, call.settings.data_dir, loan_id, document_id
@@ -352,7 +278,11 @@ async def document_content(loan_id: str, document_id: SerialId, call: CallDep) -
     )
 
 
-@loans.post("/{loan_id}/documents/{document_id}/verify", dependencies=[OFFICERS_ONLY])
+@loans.post(
+    "/{loan_id}/documents/{document_id}/verify",
+    dependencies=[OFFICERS_ONLY],
+    response_model=Envelope[DocumentOut],
+)
 async def verify_document(
     loan_id: str, document_id: SerialId, body: VerifyDocumentRequest, call: CallDep
 ) -> Response:

@@ -15,6 +15,7 @@ from elms.core.schemas import (
     ONE_LINE,
     READABLE_JSON,
     CamelModel,
+    Day,
     Identifier,
     Money,
     NonNegativeMoney,
@@ -65,8 +66,8 @@ class ScheduleRequest(WireModel):
     interest_rate: SchemaRate
     installment_count: Annotated[int, Field(strict=True)]
     interest_method: InterestMethod = InterestMethod.DECLINING_BALANCE
-    application_date: date | None = None
-    requested_disbursement_date: date | None = None
+    application_date: Day | None = None
+    requested_disbursement_date: Day | None = None
 
     _count = field_validator("installment_count")(_allowed_count)
 
@@ -157,7 +158,7 @@ class CancelRequest(WireModel):
 
 
 class DisburseRequest(WireModel):
-    disbursement_date: date | None = None
+    disbursement_date: Day | None = None
 
     _dates = field_validator("disbursement_date")(_not_in_future)
 

@@ -5,8 +5,6 @@ serves the saga's steps under `/internal/v1/payments` (record, complete, fail)."
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -14,9 +12,9 @@ from starlette.responses import Response
 
 from elms.core import envelope, idempotency
 from elms.core.clock import utcnow
+from elms.core.envelope import Envelope
 from elms.core.errors import invalid
-from elms.core.money import ZERO
-from elms.core.schemas import Page
+from elms.core.schemas import Day, Page
 from elms.core.web import (
     OWN_CUSTOMER,
     SERVICES_ONLY,
@@ -27,17 +25,16 @@ from elms.core.web import (
     router,
 )
 from elms.payment import domain, service
-from elms.payment.allocation import Allocation, payable, payment_window, quote
+from elms.payment.allocation import payable
 from elms.payment.domain import PaymentStatus
+from elms.payment.responses import PaymentDetailsOut, PaymentRecordedOut, QuoteOut
 from elms.payment.schemas import (
     CalculateRequest,
     FailPaymentRequest,
-    PaymentInstallmentOut,
     PaymentOut,
     PaymentRequest,
     RecordPaymentRequest,
 )
-from elms.payment.service import LoanSnapshot, PaymentView
 
 # Who may do what (architecture.md §3), declared on each route: a customer reaches only their own
 # payments, and those of their own loans; the internal routes (the saga's steps) serve ELMS's own
@@ -66,125 +63,25 @@ OWN_PAYMENT = Depends(_own_payment)
 OWN_LOAN = Depends(_own_loan)
 
 
-def _calculation(allocation: Allocation, call: Any) -> dict[str, Any]:
-    rates = service.terms(call.settings)
-    rows = allocation.rows
-    return {
-        "baseAmount": allocation.base_amount,
-        "discountAmount": allocation.discount_amount,
-        "penaltyAmount": allocation.penalty_amount,
-        "finalAmount": allocation.final_amount,
-        "earlyPaymentDays": max((r.early_days for r in rows), default=0),
-        "latePaymentDays": max((r.late_days for r in rows), default=0),
-        "discountRate": rates.discount_rate_per_day.quantize(Decimal("0.000001")),
-        "penaltyRate": rates.penalty_rate_per_day.quantize(Decimal("0.000001")),
-    }
-
-
-def _payment(view: PaymentView) -> dict[str, Any]:
-    data = PaymentOut.model_validate(view.payment, from_attributes=True).wire()
-    rows = view.installments
-    principal = sum((r.principal_paid for r in rows), ZERO)
-    offered = view.payment.offered_amount
-    before = view.payment.outstanding_before
-    data.update(
-        installmentPayments=[
-            PaymentInstallmentOut.model_validate(r, from_attributes=True).wire() for r in rows
-        ],
-        installmentsPaid=sum(1 for r in rows if r.remaining_amount == ZERO),
-        unappliedAmount=(offered - view.payment.payment_amount) if offered is not None else ZERO,
-        principalPaid=principal,
-        outstandingPrincipalAfter=(before - principal) if before is not None else None,
-    )
-    return data
-
-
-def _recorded(
-    view: PaymentView, allocation: Allocation, loan: LoanSnapshot, call: Any
-) -> dict[str, Any]:
-    data = _payment(view)
-    paid_now = {r.number for r in allocation.rows if r.fully_paid}
-    open_numbers = {i.number for i in loan.installments if i.status != "PAID"}
-    principal = sum((r.principal_paid for r in allocation.rows), ZERO)
-    interest = sum((r.interest_paid for r in allocation.rows), ZERO)
-    after_principal = loan.outstanding_amount - principal
-    after_interest = loan.outstanding_interest - interest
-    data.update(
-        calculation=_calculation(allocation, call),
-        loanPaidOff=open_numbers <= paid_now,
-        balanceAfterPayment={
-            "outstandingPrincipal": after_principal,
-            "outstandingInterest": after_interest,
-            "totalOutstanding": after_principal + after_interest,
-        },
-        # What the saga's APPLY_TO_LOAN step sends to the loan service.
-        applyRequest={
-            "paymentId": view.payment.payment_id,
-            "expectedVersion": loan.version,
-            "paidAt": view.payment.payment_date,
-            "installments": [
-                {
-                    "installmentNumber": r.number,
-                    "principalPaid": r.principal_paid,
-                    "interestPaid": r.interest_paid,
-                    "penaltyPaid": r.penalty_paid,
-                    "discountApplied": r.discount_applied,
-                }
-                for r in allocation.rows
-            ],
-        },
-    )
-    return data
-
-
-@payments.post("/calculate")
+@payments.post("/calculate", response_model=Envelope[QuoteOut])
 async def calculate(body: CalculateRequest, call: CallDep, caller: CallerDep) -> Response:
     # The loan must be the customer's own: checked on the loan the calculation reads.
     allocation, loan, on = await service.calculate(
         call.db, call.services, call.settings, body, utcnow(), caller
     )
-    rows = allocation.rows
-    rates = service.terms(call.settings)
-    # Advice looks at the whole loan, whatever amount was offered: what settles everything due
-    # by the date (or, with nothing due, the next installment), and the discount that paying
-    # every payable installment now would earn.
-    open_now = payable(loan.installments, on, rates)
-    due_now = [i for i in open_now if i.due_date <= on] or open_now[:1]
-    window = payment_window(rows[0].due_date, service.terms(call.settings))
-    data = {
-        "loanId": loan.loan_id,
-        "paymentDate": on,
-        "calculation": _calculation(allocation, call),
-        "installmentBreakdown": [
-            {
-                "installmentNumber": r.number,
-                "dueDate": r.due_date,
-                "originalAmount": r.original_amount,
-                "discountApplied": r.discount_applied,
-                "penaltyApplied": r.penalty_paid,
-                "amountToPay": r.paid,
-                "principalPortion": r.principal_paid,
-                "interestPortion": r.interest_paid,
-            }
-            for r in rows
-        ],
-        "unappliedAmount": allocation.unapplied,
-        "paymentAdvice": {
-            "recommendedAmount": sum((quote(i, on, rates).amount_due for i in due_now), ZERO),
-            "savingsOpportunity": sum((quote(i, on, rates).discount for i in open_now), ZERO),
-            "paymentWindow": {
-                "earlyPaymentUntil": window.early_payment_until,
-                "gracePeriodUntil": window.grace_period_until,
-                "penaltyStartsFrom": window.penalty_starts_from,
-            },
-        },
-    }
+    # Advice looks at the whole loan, whatever amount was offered.
+    terms = service.terms(call.settings)
+    data = QuoteOut.of(allocation, loan, on, payable(loan.installments, on, terms), terms)
     return envelope.success(data, "Payment calculated")
 
 
-@payments.get("/{payment_id}", dependencies=[OWN_PAYMENT])
+@payments.get(
+    "/{payment_id}", dependencies=[OWN_PAYMENT], response_model=Envelope[PaymentDetailsOut]
+)
 async def get_payment(payment_id: str, call: CallDep) -> Response:
-    return envelope.success(_payment(await service.get_payment(call.db, payment_id)), "Payment")
+    return envelope.success(
+        PaymentDetailsOut.of(await service.get_payment(call.db, payment_id)), "Payment"
+    )
 
 
 async def _list(call: Any, page: int, size: int, message: str, **filters: Any) -> Response:
@@ -199,13 +96,17 @@ async def _list(call: Any, page: int, size: int, message: str, **filters: Any) -
     return envelope.success(Page[dict].of(items, page, size, total).wire(), message)
 
 
-@payments.get("/customer/{customer_id}", dependencies=[OWN_CUSTOMER])
+@payments.get(
+    "/customer/{customer_id}",
+    dependencies=[OWN_CUSTOMER],
+    response_model=Envelope[Page[PaymentOut]],
+)
 async def customer_payments(
     customer_id: str,
     call: CallDep,
     loan_id: Annotated[str | None, Query(alias="loanId", max_length=255)] = None,
-    from_date: Annotated[date | None, Query(alias="fromDate")] = None,
-    to_date: Annotated[date | None, Query(alias="toDate")] = None,
+    from_date: Annotated[Day | None, Query(alias="fromDate")] = None,
+    to_date: Annotated[Day | None, Query(alias="toDate")] = None,
     status: PaymentStatus | None = None,
     page: PageNumber = 0,
     size: PageSize = 20,
@@ -223,7 +124,7 @@ async def customer_payments(
     )
 
 
-@payments.get("/loan/{loan_id}", dependencies=[OWN_LOAN])
+@payments.get("/loan/{loan_id}", dependencies=[OWN_LOAN], response_model=Envelope[Page[PaymentOut]])
 async def loan_payments(
     loan_id: str,
     call: CallDep,
@@ -244,7 +145,7 @@ async def loan_payments(
     )
 
 
-@internal.post("/validate")
+@internal.post("/validate", response_model=Envelope[dict[str, Any]])
 async def validate_payment(body: PaymentRequest) -> Response:
     """The gateway's check of a payment request before it starts a saga: 400 with every problem,
     or the request as the saga will send it. Its bank details come back masked, as they will be
@@ -254,7 +155,7 @@ async def validate_payment(body: PaymentRequest) -> Response:
     return envelope.success(request, "Payment request is valid")
 
 
-@internal.post("", status_code=201)
+@internal.post("", status_code=201, response_model=Envelope[PaymentRecordedOut])
 async def record_payment(body: RecordPaymentRequest, call: CallDep) -> Response:
     now = utcnow()
     # The loan is read before the Idempotency-Key is claimed, so no transaction is open while
@@ -266,18 +167,18 @@ async def record_payment(body: RecordPaymentRequest, call: CallDep) -> Response:
 
     async def work() -> dict[str, Any]:
         view, allocation, loan = await service.record_payment(call.db, body, plan.get(), now)
-        return _recorded(view, allocation, loan, call)
+        return PaymentRecordedOut.recorded(view, allocation, loan, service.terms(call.settings))
 
     return await call.answer(work, "Payment recorded", 201)
 
 
-@internal.post("/{payment_id}/complete")
+@internal.post("/{payment_id}/complete", response_model=Envelope[PaymentDetailsOut])
 async def complete_payment(payment_id: str, call: CallDep) -> Response:
     view = await service.complete_payment(call.db, payment_id, utcnow())
-    return envelope.success(_payment(view), "Payment completed")
+    return envelope.success(PaymentDetailsOut.of(view), "Payment completed")
 
 
-@internal.post("/{payment_id}/fail")
+@internal.post("/{payment_id}/fail", response_model=Envelope[PaymentDetailsOut])
 async def fail_payment(payment_id: str, body: FailPaymentRequest, call: CallDep) -> Response:
     view = await service.fail_payment(call.db, payment_id, body.reason, utcnow())
-    return envelope.success(_payment(view), "Payment failed")
+    return envelope.success(PaymentDetailsOut.of(view), "Payment failed")

@@ -14,6 +14,8 @@ from elms.core.schemas import (
     ONE_LINE,
     READABLE_JSON,
     CamelModel,
+    Day,
+    Flag,
     Identifier,
     PositiveMoney,
     WireModel,
@@ -32,9 +34,9 @@ def _not_in_future(value: date | None) -> date | None:
 class CalculateRequest(WireModel):
     loan_id: Identifier
     payment_amount: PositiveMoney | None = None
-    payment_date: date | None = None
+    payment_date: Day | None = None
     installment_numbers: InstallmentNumbers | None = None
-    is_partial_payment: bool = False
+    is_partial_payment: Flag = False
 
     _date = field_validator("payment_date")(_not_in_future)
 
@@ -44,10 +46,10 @@ class PaymentRequest(WireModel):
 
     loan_id: Identifier
     payment_amount: PositiveMoney
-    payment_date: date | None = None
+    payment_date: Day | None = None
     payment_method: PaymentMethod
     installment_numbers: InstallmentNumbers | None = None
-    is_partial_payment: bool = False
+    is_partial_payment: Flag = False
     payment_reference: (
         Annotated[
             str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), ONE_LINE

@@ -1,0 +1,188 @@
+"""Answers of the loan API that are more than one row (api.md §3): a loan with its schedule,
+payments and application; the schedule with its summary; the calculator's preview."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from elms.core.money import ZERO
+from elms.core.schemas import CamelModel
+from elms.loan.domain import Installment, InstallmentStatus
+from elms.loan.schedule import InterestMethod, Schedule
+from elms.loan.schemas import InstallmentOut, LoanOut, ScheduleRequest, ScheduleRowOut
+from elms.loan.service import LoanView
+
+
+def installment_out(row: Installment) -> InstallmentOut:
+    return InstallmentOut(
+        installment_number=row.installment_number,
+        due_date=row.due_date,
+        principal_amount=row.principal_amount,
+        interest_amount=row.interest_amount,
+        total_amount=row.total_amount,
+        status=row.status,
+        paid_date=row.paid_date,
+        paid_amount=row.paid_amount,
+        discount_applied=row.discount_applied,
+        penalty_applied=row.penalty_applied,
+        remaining_amount=row.remaining,
+        principal_remaining=row.principal_amount - row.principal_paid,
+        interest_remaining=row.interest_amount - row.interest_paid,
+    )
+
+
+def _unpaid(rows: list[Installment]) -> list[Installment]:
+    return [r for r in rows if r.status != InstallmentStatus.PAID]
+
+
+class PaymentHistoryOut(CamelModel):
+    total_paid: Decimal
+    last_payment_date: datetime | None
+    last_payment_amount: Decimal | None
+    early_payment_discount: Decimal
+    late_payment_penalty: Decimal
+
+
+class ApplicationOut(CamelModel):
+    """The application the loan came from, with underwriting's reasons for its decision."""
+
+    application_id: str
+    application_status: str
+    submitted_at: datetime
+    reviewed_at: datetime | None
+    reviewer_id: str | None
+    review_notes: str | None
+    approval_conditions: Any
+    rejection_reason: str | None
+    employment_details: dict[str, Any] | None
+    income_verification: dict[str, Any] | None
+    collateral: dict[str, Any] | None
+
+
+class LoanDetailsOut(LoanOut):
+    """`GET /api/v1/loans/{loanId}` and a new loan: `paymentHistory` once the payment service
+    has been asked, `application` when the loan has one."""
+
+    paid_installments: int
+    remaining_installments: int
+    next_installment_date: date | None
+    payment_history: PaymentHistoryOut | None = None
+    application: ApplicationOut | None = None
+    installments: list[InstallmentOut]
+
+    @classmethod
+    def of(cls, view: LoanView) -> dict[str, Any]:
+        unpaid = _unpaid(view.installments)
+        fields: dict[str, Any] = dict(LoanOut.model_validate(view.loan, from_attributes=True))
+        fields.update(
+            paid_installments=len(view.installments) - len(unpaid),
+            remaining_installments=len(unpaid),
+            next_installment_date=unpaid[0].due_date if unpaid else None,
+        )
+        if view.payments is not None:
+            paid = view.payments
+            fields["payment_history"] = PaymentHistoryOut(
+                total_paid=paid.total_paid,
+                last_payment_date=paid.last_payment_date,
+                last_payment_amount=paid.last_payment_amount,
+                early_payment_discount=paid.discounts,
+                late_payment_penalty=paid.penalties,
+            )
+        if view.application is not None:
+            app = view.application
+            fields["application"] = ApplicationOut(
+                application_id=app.application_id,
+                application_status=app.application_status,
+                submitted_at=app.submitted_at,
+                reviewed_at=app.reviewed_at,
+                reviewer_id=app.reviewer_id,
+                review_notes=app.review_notes,
+                approval_conditions=app.approval_conditions,
+                rejection_reason=app.rejection_reason,
+                employment_details=app.employment_details,
+                income_verification=app.income_verification,
+                collateral=app.collateral_details,
+            )
+        fields["installments"] = [installment_out(r) for r in view.installments]
+        return cls(**fields).model_dump(by_alias=True, exclude_unset=True)
+
+
+class ScheduleSummaryOut(CamelModel):
+    total_principal: Decimal
+    total_interest: Decimal
+    total_amount: Decimal
+    paid_amount: Decimal
+    remaining_amount: Decimal
+    next_due_amount: Decimal | None
+    next_due_date: date | None
+
+
+class ScheduleOut(CamelModel):
+    """`GET /api/v1/loans/{loanId}/installments`."""
+
+    loan_id: str
+    total_installments: int
+    installments: list[InstallmentOut]
+    summary: ScheduleSummaryOut
+
+    @classmethod
+    def of(cls, view: LoanView) -> dict[str, Any]:
+        rows = view.installments
+        unpaid = _unpaid(rows)
+        remaining = sum((r.remaining for r in rows), ZERO)
+        total = sum((r.total_amount for r in rows), ZERO)
+        return cls(
+            loan_id=view.loan.loan_id,
+            total_installments=len(rows),
+            installments=[installment_out(r) for r in rows],
+            summary=ScheduleSummaryOut(
+                total_principal=sum((r.principal_amount for r in rows), ZERO),
+                total_interest=sum((r.interest_amount for r in rows), ZERO),
+                total_amount=total,
+                paid_amount=total - remaining,
+                remaining_amount=remaining,
+                next_due_amount=unpaid[0].remaining if unpaid else None,
+                next_due_date=unpaid[0].due_date if unpaid else None,
+            ),
+        ).wire()
+
+
+class PreviewOut(CamelModel):
+    """`POST /api/v1/loans/preview`: the schedule a loan request would have."""
+
+    loan_amount: Decimal
+    interest_rate: Decimal
+    interest_method: InterestMethod
+    installment_count: int
+    installment_amount: Decimal
+    total_interest: Decimal
+    total_repayment_amount: Decimal
+    first_installment_date: date
+    maturity_date: date
+    installments: list[ScheduleRowOut]
+
+    @classmethod
+    def of(cls, schedule: Schedule, request: ScheduleRequest) -> dict[str, Any]:
+        return cls(
+            loan_amount=request.loan_amount,
+            interest_rate=request.interest_rate,
+            interest_method=request.interest_method,
+            installment_count=request.installment_count,
+            installment_amount=schedule.installment_amount,
+            total_interest=schedule.total_interest,
+            total_repayment_amount=schedule.total_repayment,
+            first_installment_date=schedule.first_due_date,
+            maturity_date=schedule.maturity_date,
+            installments=[
+                ScheduleRowOut(
+                    installment_number=r.number,
+                    due_date=r.due_date,
+                    principal_amount=r.principal,
+                    interest_amount=r.interest,
+                    total_amount=r.total,
+                )
+                for r in schedule.installments
+            ],
+        ).wire()
