@@ -1,5 +1,5 @@
 """The `elms` command: up | serve | migrate | token | demo | reconcile | backup | restore |
-db-stats."""
+db-stats | openapi."""
 
 from __future__ import annotations
 
@@ -178,10 +178,11 @@ def demo(
 
     settings = _settings()
     token = _mint(settings, "demo-officer", Role.LOAN_OFFICER, None, 3600)
+    admin_token = _mint(settings, "demo-admin", Role.ADMIN, None, 3600)
     url = gateway_url or settings.service_urls()["gateway"]
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
-        api = Gateway(http)
+        api = Gateway(http, admin_token)
         try:
             facts = summary(api, run(api, today()))
         except (DemoFailed, httpx.TransportError) as error:
@@ -310,3 +311,12 @@ def db_stats(
 
     rows = asyncio.run(read(_admin(_settings())))
     print(jsoncodec.dumps(rows) if as_json else render(rows))
+
+
+@app.command()
+def openapi() -> None:
+    """Print the public API's OpenAPI 3.1 document, as the gateway serves it at /openapi.json
+    (`elms openapi > docs/openapi.json` regenerates the committed copy)."""
+    from elms.gateway.openapi import render
+
+    print(render(), end="")

@@ -446,6 +446,9 @@ def create_service_app(
         version=_version(),
         lifespan=lifespan,
         default_response_class=envelope.EnvelopeResponse,
+        # FastAPI's pages load their scripts from a CDN; the gateway serves its own (offline).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.service_name = name

@@ -9,7 +9,7 @@ from elms.core.config import Settings
 from elms.core.database import Database
 from elms.core.service_client import ServiceClient
 from elms.core.web import JobsFactory, create_service_app
-from elms.gateway import auth
+from elms.gateway import auth, docs, openapi
 from elms.gateway import repository as repo
 from elms.gateway.audit import AuditLog, AuditMiddleware
 from elms.gateway.breaker import BreakerConfig
@@ -89,6 +89,10 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
             (BodySizeLimit, {"max_bytes": settings.max_request_bytes}),
         ],
     )
+    # The public API's document, and its pages (offline: their assets are served from here).
+    app.openapi = openapi.document  # type: ignore[method-assign]
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS, docs.assets())
     app.state.verification_keys = VerificationKeys.from_settings(settings)
     app.state.budget = budget
     app.state.audit = audit

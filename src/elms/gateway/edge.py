@@ -28,6 +28,16 @@ SECURITY_HEADERS = [
 ]
 
 
+# The documentation pages (/docs, /redoc) run only the gateway's own scripts too, but Swagger UI
+# draws its icons as data: images and ReDoc styles itself with <style> elements and searches in
+# a worker it makes from a blob.
+DOCS_PAGES = frozenset({"/docs", "/redoc"})
+DOCS_CONTENT_SECURITY_POLICY = (
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
+    b" worker-src 'self' blob:; frame-ancestors 'none'"
+)
+
+
 class SecurityHeaders:
     """api.md §6: on every response; `Cache-Control: no-store` on API responses."""
 
@@ -48,6 +58,11 @@ class SecurityHeaders:
                     if k.lower() not in {name for name, _ in SECURITY_HEADERS}
                 ]
                 headers.extend(SECURITY_HEADERS)
+                if scope["path"] in DOCS_PAGES:
+                    headers = [
+                        (k, DOCS_CONTENT_SECURITY_POLICY if k == b"content-security-policy" else v)
+                        for k, v in headers
+                    ]
                 if api:
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))

@@ -83,3 +83,16 @@ async def test_the_saga_history_takes_only_the_saga_types_there_are(gateway):
     assert answer.status_code == 400, answer.text
     known = await gateway.client.get("/api/v1/saga/history?sagaType=PAYMENT_PROCESSING")
     assert known.status_code == 200, known.text
+
+
+async def test_the_gateway_serves_its_document_and_its_pages(gateway):
+    document = await gateway.client.get("/openapi.json")
+    assert document.status_code == 200
+    assert document.json()["info"]["title"] == "ELMS API"
+    for page in ("/docs", "/redoc"):
+        answer = await gateway.client.get(page)
+        assert answer.status_code == 200
+        assert "img-src 'self' data:" in answer.headers["content-security-policy"]
+    # An API answer keeps the strict policy.
+    api = await gateway.client.get("/api/v1/saga/history")
+    assert api.headers["content-security-policy"] == "default-src 'self'"
