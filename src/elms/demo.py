@@ -1,10 +1,14 @@
 """`elms demo`: the system at work in a minute, through the gateway as any client would use it.
 
-Three customers apply for loans: Ada is approved automatically, Bob's application waits for an
-officer (his credit score is below the automatic threshold) and is approved, Cy asks for more
-than his credit allows and the saga is compensated. Both loans are disbursed a few months back;
-Ada pays one installment late, one on its due date and one early, and Bob pays his loan off. The
-summary is read back from the services at the end, so it shows what the database holds."""
+An administrator offers a second product beside the standard personal loan: AUTO36, a 36-month
+car loan at 7.9 % whose late penalty starts only after a 5-day grace period. Four customers
+apply: Ada is approved automatically, Bob's application waits for an officer (his credit score is
+below the automatic threshold) and is approved, Cy asks for more than his credit allows and the
+saga is compensated, and Dee buys a car under AUTO36. The loans are disbursed a few months back;
+Ada pays one installment late, one on its due date and one early, Bob pays his loan off, and Dee
+pays her first installment three days late, inside her product's grace period, so without a
+penalty. The summary is read back from the services at the end, so it shows what the database
+holds."""
 
 from __future__ import annotations
 
@@ -30,9 +34,10 @@ class DemoFailed(Exception):
 
 @dataclass
 class Gateway:
-    """The public API, with one officer's token."""
+    """The public API, with one officer's token (and an administrator's, for products)."""
 
     http: httpx.Client
+    admin_token: str = ""
 
     def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
         content = jsoncodec.dumps(body).encode() if body is not None else None
@@ -52,13 +57,47 @@ class Story:
     refused: dict[str, Any] = field(default_factory=dict)
     payments: list[dict[str, Any]] = field(default_factory=list)
     sagas: list[str] = field(default_factory=list)
+    product: dict[str, Any] = field(default_factory=dict)
 
 
 PEOPLE = {
     "Ada": {"lastName": "Lovelace", "creditLimit": "50000.00", "creditScore": 780},
     "Bob": {"lastName": "Babbage", "creditLimit": "30000.00", "creditScore": 690},
     "Cy": {"lastName": "Shannon", "creditLimit": "3000.00", "creditScore": 750},
+    "Dee": {"lastName": "Ritchie", "creditLimit": "40000.00", "creditScore": 760},
 }
+
+# The second product: what a car dealer's lender would offer beside the standard terms.
+AUTO36 = {
+    "productCode": "AUTO36",
+    "name": "Car loan, 36 months at 7.9%",
+    "loanType": "AUTO",
+    "description": "New and used cars; the late penalty starts after a 5-day grace period",
+    "minAmount": "5000.00",
+    "maxAmount": "80000.00",
+    "minRate": "0.079",
+    "maxRate": "0.079",
+    "installmentCounts": [36],
+    "penaltyGraceDays": 5,
+}
+
+
+def _offer_auto36(api: Gateway) -> dict[str, Any]:
+    """AUTO36 as an administrator creates it; on a second run of the demo, as it is."""
+    created = api.http.request(
+        "POST",
+        "/api/v1/loan-products",
+        content=jsoncodec.dumps(AUTO36).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {api.admin_token}",
+        },
+    )
+    if created.status_code == 409:
+        return api.call("GET", "/api/v1/loan-products/AUTO36")
+    if created.status_code != 201:
+        raise DemoFailed(f"POST /api/v1/loan-products answered {created.status_code}")
+    return jsoncodec.loads(created.content)["data"]
 
 
 def _customer(api: Gateway, first: str, tag: str) -> dict[str, Any]:
@@ -85,7 +124,14 @@ def _customer(api: Gateway, first: str, tag: str) -> dict[str, Any]:
     )
 
 
-def _apply(api: Gateway, customer_id: str, loan: tuple[str, str, int], applied: date, expect: int):
+def _apply(
+    api: Gateway,
+    customer_id: str,
+    loan: tuple[str, str, int],
+    applied: date,
+    expect: int,
+    **product: str,
+):
     amount, rate, count = loan
     return api.call(
         "POST",
@@ -98,6 +144,7 @@ def _apply(api: Gateway, customer_id: str, loan: tuple[str, str, int], applied: 
             "loanType": "PERSONAL",
             "purpose": "Demo",
             "applicationDate": applied,
+            **product,
         },
         expect=expect,
     )
@@ -138,6 +185,7 @@ def _pay(api: Gateway, story: Story, loan_id: str, on: date, timing: str, number
 
 def run(api: Gateway, today: date) -> Story:
     story = Story()
+    story.product = _offer_auto36(api)
     tag = secrets.token_hex(3)
     for first in PEOPLE:
         story.customers[first] = _customer(api, first, tag)
@@ -157,8 +205,19 @@ def run(api: Gateway, today: date) -> Story:
     )
     story.refused = {"customer": "Cy", **refusal}
     story.sagas.append(refusal["sagaId"])
+    dee = _apply(
+        api,
+        story.customers["Dee"]["customerId"],
+        ("20000.00", "0.079", 36),
+        applied,
+        201,
+        loanType="AUTO",
+        productCode="AUTO36",
+        purpose="A car",
+    )
+    story.sagas.append(dee["sagaId"])
 
-    for first, loan in (("Ada", ada), ("Bob", bob)):
+    for first, loan in (("Ada", ada), ("Bob", bob), ("Dee", dee)):
         _await_used_credit(api, loan["customerId"], loan["loanAmount"])
         story.loans[first] = api.call(
             "POST", f"/api/v1/loans/{loan['loanId']}/disburse", {"disbursementDate": disbursed}
@@ -171,6 +230,9 @@ def run(api: Gateway, today: date) -> Story:
     _pay(api, story, ada["loanId"], due[2] - timedelta(days=10), "EARLY", 3)
     while api.call("GET", f"/api/v1/loans/{bob['loanId']}")["status"] != "PAID_OFF":
         _pay(api, story, bob["loanId"], today, "PAY_OFF", None)
+    first_due = api.call("GET", f"/api/v1/loans/{dee['loanId']}/installments")["installments"][0]
+    on = date.fromisoformat(first_due["dueDate"]) + timedelta(days=3)
+    _pay(api, story, dee["loanId"], on, "IN_GRACE", 1)
     return story
 
 
@@ -190,6 +252,10 @@ def summary(api: Gateway, story: Story) -> dict[str, Any]:
     ]
     sagas = [api.call("GET", f"/api/v1/saga/states/{saga_id}") for saga_id in story.sagas]
     return {
+        "product": {
+            key: story.product[key]
+            for key in ("productCode", "version", "name", "installmentCounts", "penaltyGraceDays")
+        },
         "customers": [
             {
                 "name": first,
@@ -205,6 +271,8 @@ def summary(api: Gateway, story: Story) -> dict[str, Any]:
                 "customer": first,
                 "loanId": loan["loanId"],
                 "loanAmount": loan["loanAmount"],
+                "productCode": loan["productCode"],
+                "productVersion": loan["productVersion"],
                 "status": loan["status"],
                 "outstandingAmount": loan["outstandingAmount"],
                 "paidInstallments": loan["paidInstallments"],
@@ -249,7 +317,14 @@ def summary(api: Gateway, story: Story) -> dict[str, Any]:
 
 def render(facts: dict[str, Any]) -> str:
     """The summary as a newcomer reads it."""
-    lines = ["", "Customers"]
+    product = facts["product"]
+    lines = [
+        "",
+        f"Product {product['productCode']} (version {product['version']}): {product['name']},"
+        f" penalty after {product['penaltyGraceDays']} days of grace",
+        "",
+        "Customers",
+    ]
     for c in facts["customers"]:
         lines.append(
             f"  {c['name']:<4} {c['customerId']}  limit {c['creditLimit']:>10}"
@@ -258,8 +333,9 @@ def render(facts: dict[str, Any]) -> str:
     lines += ["", "Loans"]
     for loan in facts["loans"]:
         lines.append(
-            f"  {loan['customer']:<4} {loan['loanId']}  {loan['loanAmount']:>9}"
-            f"  {loan['status']:<9} outstanding {loan['outstandingAmount']:>9}"
+            f"  {loan['customer']:<4} {loan['loanId']}  {loan['productCode']:<8}"
+            f" {loan['loanAmount']:>9}  {loan['status']:<9} outstanding"
+            f" {loan['outstandingAmount']:>9}"
             f"  installments paid {loan['paidInstallments']}"
         )
     refused = facts["refusedApplication"]

@@ -150,6 +150,29 @@ INVARIANTS = (
             WHERE s.total <> l.total_repayment_amount""",
     ),
     Invariant(
+        "loan.product",
+        "a loan's product version exists, and its amount, rate, count and method are within it",
+        "SELECT count(*) FROM loan_db.loans",
+        """SELECT 'loan ' || l.loan_id AS subject,
+                  CASE WHEN v.product_code IS NULL
+                       THEN format('product %s version %s does not exist', l.product_code,
+                                   l.product_version)
+                       ELSE format('%s loan of %s at %s, %s installments %s: outside %s version %s',
+                                   l.loan_type, l.loan_amount, l.interest_rate,
+                                   l.installment_count, l.interest_method, v.product_code,
+                                   v.version)
+                  END AS detail
+           FROM loan_db.loans l
+           LEFT JOIN loan_db.loan_product_versions v
+                  ON v.product_code = l.product_code AND v.version = l.product_version
+           WHERE v.product_code IS NULL
+              OR l.loan_type <> v.loan_type
+              OR l.loan_amount NOT BETWEEN v.min_amount AND v.max_amount
+              OR l.interest_rate NOT BETWEEN v.min_rate AND v.max_rate
+              OR NOT l.installment_count = ANY (v.installment_counts)
+              OR NOT l.interest_method = ANY (v.interest_methods)""",
+    ),
+    Invariant(
         "loan.status",
         "a PAID_OFF loan owes nothing and has every installment paid; an ACTIVE one still owes",
         "SELECT count(*) FROM loan_db.loans",

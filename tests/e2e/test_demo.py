@@ -77,7 +77,25 @@ async def _matches_the_database(admin: str, facts: dict) -> None:
                 c["customerId"],
             )
             assert tuple(row) == (c["creditLimit"], c["availableCredit"], c["usedCredit"])
-        assert [loan["status"] for loan in facts["loans"]] == ["ACTIVE", "PAID_OFF"]
+        assert [loan["status"] for loan in facts["loans"]] == ["ACTIVE", "PAID_OFF", "ACTIVE"]
+        # Dee's car loan is made under the second product, and her payment three days late
+        # falls inside its 5-day grace period: no penalty.
+        assert (facts["product"]["productCode"], facts["product"]["penaltyGraceDays"]) == (
+            "AUTO36",
+            5,
+        )
+        dee = facts["loans"][2]
+        assert (dee["customer"], dee["productCode"]) == ("Dee", "AUTO36")
+        assert (
+            await conn.fetchval(
+                "SELECT product_code || ' v' || product_version || ' ' || installment_count"
+                " FROM loan_db.loans WHERE loan_id = $1",
+                dee["loanId"],
+            )
+            == f"AUTO36 v{facts['product']['version']} 36"
+        )
+        [in_grace] = [p for p in facts["payments"] if p["timing"] == "IN_GRACE"]
+        assert (in_grace["loanId"], in_grace["penalty"]) == (dee["loanId"], 0)
         for loan in facts["loans"]:
             row = await conn.fetchrow(
                 "SELECT status, outstanding_amount, saga_id FROM loan_db.loans WHERE loan_id = $1",

@@ -74,14 +74,29 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path):
     answers = _answers(output)
     assert len(answers) == _calls(script), output
     refused = [a["error"]["code"] for a in answers if a["status"] == "ERROR"]
-    assert refused == ["INSUFFICIENT_CREDIT", "FORBIDDEN", "UNAUTHORIZED"], output
+    assert refused == ["VALIDATION_ERROR", "INSUFFICIENT_CREDIT", "FORBIDDEN", "UNAUTHORIZED"], (
+        output
+    )
 
     (customer,) = _by_message(answers, "Customer created")
     assert customer["data"]["availableCredit"] == Decimal("25000.00")
     assert customer["data"]["riskLevel"] == "LOW"
-    (loan,) = _by_message(answers, "Loan application created")
+    loan, car = _by_message(answers, "Loan application created")
     assert loan["data"]["status"] == "APPROVED"
     assert loan["data"]["installmentAmount"] == Decimal("1066.19")
+    assert loan["data"]["productCode"] == "PERSONAL"
+
+    # The second product: created by the administrator, its ranges enforced, a loan under it.
+    (product,) = _by_message(answers, "Loan product created")
+    assert (product["data"]["productCode"], product["data"]["version"]) == ("AUTO36", 1)
+    (outside,) = [
+        a for a in answers if a["status"] == "ERROR" and a["error"]["code"] == "VALIDATION_ERROR"
+    ]
+    assert {d["field"] for d in outside["error"]["details"]} == {"interestRate", "installmentCount"}
+    assert (car["data"]["productCode"], car["data"]["productVersion"]) == ("AUTO36", 1)
+    assert (car["data"]["status"], car["data"]["installmentCount"]) == ("APPROVED", 36)
+    assert car["data"]["installmentAmount"] == Decimal("250.32")
+    assert car["data"]["paymentTerms"]["penaltyGraceDays"] == 5
     (document,) = _by_message(answers, "Document uploaded")
     assert document["data"]["mimeType"] == "application/pdf"
     assert document["data"]["documentName"] == "payslip.pdf"

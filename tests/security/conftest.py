@@ -34,6 +34,8 @@ GUARDED_TABLES = (
     "loan_db.loan_installments",
     "loan_db.loan_documents",
     "loan_db.loan_payment_applications",
+    "loan_db.loan_products",
+    "loan_db.loan_product_versions",
     "loan_db.idempotency_keys",
     "loan_db.data_sync_events",
     "payment_db.payments",

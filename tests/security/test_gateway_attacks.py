@@ -101,6 +101,11 @@ def test_the_internal_routes_are_never_routed_however_spelt(bank: Bank):
         ("POST", "/api/v1/loans/{pending_loan}/disburse", 403),
         ("POST", "/api/v1/loans/{other_loan}/cancel", 404),
         ("POST", "/api/v1/customers", 403),
+        ("POST", "/api/v1/loan-products", 403),
+        ("PUT", "/api/v1/loan-products/PERSONAL", 403),
+        ("GET", "/api/v1/loan-products", 403),
+        ("GET", "/api/v1/loan-products/PERSONAL", 403),
+        ("GET", "/api/v1/loan-products/PERSONAL/versions", 403),
     ],
 )
 def test_a_customer_reaches_only_their_own_and_no_officers_move(bank: Bank, method, path, status):
@@ -112,7 +117,7 @@ def test_a_customer_reaches_only_their_own_and_no_officers_move(bank: Bank, meth
         method,
         target,
         bank.as_customer(**{"Content-Type": "application/json"}),
-        body if method == "POST" else None,
+        body if method in ("POST", "PUT") else None,
     )
     assert answer.status == status, (target, answer.body[:300])
 
@@ -130,6 +135,13 @@ def test_principal_headers_a_client_sends_are_never_believed(bank: Bank):
         {"notes": "self-approved"},
     )
     assert approve.status == 403
+    # Products are an administrator's: a role claimed in a header makes no one one.
+    product = {"productCode": "FORGED", "name": "Forged", "loanType": "PERSONAL"}
+    created = bank.send(
+        "POST", "/api/v1/loan-products", {**forged, "Content-Type": "application/json"}, product
+    )
+    assert created.status == 403
+    assert bank.send("GET", "/api/v1/loan-products/FORGED", bank.as_officer()).status == 404
 
 
 CONTENT_TYPES = [

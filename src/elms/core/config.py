@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import platformdirs
@@ -114,22 +113,11 @@ class Settings(BaseSettings):
     outbox_backoff_seconds: float = 2
     overdue_interval_seconds: float = 300
 
-    # Loan policy (api.md §3): the allowed annual rate, and automatic underwriting thresholds.
-    loan_min_interest_rate: Decimal = Decimal("0.1")
-    loan_max_interest_rate: Decimal = Decimal("0.5")
-    underwriting_min_credit_score: int = 700
-    underwriting_max_installment_to_income: Decimal = Decimal("0.40")
+    # The rates, ranges, underwriting thresholds and payment terms a loan is made under are its
+    # product's (loan products, docs/products.md), not settings. What stays global: the largest
+    # document, and how far ahead installments may be paid (api.md §4 rule 1).
     documents_max_bytes: int = 10 * 1024 * 1024
-
-    # Payment terms (api.md §4): per-day early discount and late penalty rates, the grace
-    # period, an optional penalty cap (a share of the installment), the payable horizon, and a
-    # processing fee per payment method (JSON, e.g. {"CREDIT_CARD": "2.50"}).
-    payment_discount_rate_per_day: Decimal = Decimal("0.001")
-    payment_penalty_rate_per_day: Decimal = Decimal("0.001")
-    payment_grace_period_days: int = 0
-    payment_penalty_cap_share: Decimal | None = None
     payment_horizon_months: int = 3
-    payment_processing_fees: dict[str, Decimal] = Field(default_factory=dict)
 
     # Sagas (architecture.md §4, gateway): how long a POST waits for its saga before answering
     # 202, a saga's default timeout, step retries and their backoff, the heartbeat of a running

@@ -83,6 +83,7 @@ _C, _L, _P, _G = "customer", "loan", "payment", "gateway"
 _O = Ownership
 _CUSTOMER = "/api/v1/customers/{customerId}"
 _LOAN = "/api/v1/loans/{loanId}"
+_PRODUCTS = "/api/v1/loan-products"
 
 ROUTES: tuple[PublicRoute, ...] = (
     # customers (api.md §2)
@@ -143,6 +144,15 @@ ROUTES: tuple[PublicRoute, ...] = (
         _O.OFFICERS,
         Body.JSON,
     ),
+    # loan products: administrators change them, officers read them, anyone lists those on offer
+    # (a customer only with ?active=true, which the loan service checks)
+    PublicRoute("POST", _PRODUCTS, _L, "product:manage", _O.OFFICERS, Body.JSON),
+    PublicRoute("GET", _PRODUCTS, _L, "loan:read", _O.NOTHING),
+    PublicRoute("GET", f"{_PRODUCTS}/{{productCode}}", _L, "loan:read", _O.OFFICERS),
+    PublicRoute(
+        "PUT", f"{_PRODUCTS}/{{productCode}}", _L, "product:manage", _O.OFFICERS, Body.JSON
+    ),
+    PublicRoute("GET", f"{_PRODUCTS}/{{productCode}}/versions", _L, "loan:read", _O.OFFICERS),
     # payments (api.md §4); paying runs the PAYMENT_PROCESSING saga at the gateway
     PublicRoute(
         "POST", "/api/v1/payments/calculate", _P, "payment:read", _O.LOAN_IN_BODY, Body.JSON

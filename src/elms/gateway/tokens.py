@@ -32,6 +32,7 @@ ALL_SCOPES = (
     "payment:process",
     "saga:read",
     "saga:manage",
+    "product:manage",
 )
 MAX_SUBJECT = 255
 # A customer reads and acts on their own things; officers run the book; admins run everything.
@@ -46,7 +47,7 @@ ROLE_SCOPES = {
         # Their own sagas only: a loan application or payment they started (gateway/saga/api.py).
         "saga:read",
     ),
-    Role.LOAN_OFFICER: tuple(s for s in ALL_SCOPES if s != "saga:manage"),
+    Role.LOAN_OFFICER: tuple(s for s in ALL_SCOPES if s not in {"saga:manage", "product:manage"}),
     Role.ADMIN: ALL_SCOPES,
 }
 

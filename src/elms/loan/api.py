@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, File, Form, Query, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from starlette.responses import FileResponse, Response
 
 from elms.core import envelope, idempotency
@@ -31,7 +31,7 @@ from elms.loan.domain import LoanStatus, LoanType
 from elms.loan.repository import Document, Loan
 from elms.loan.responses import LoanDetailsOut, PreviewOut, ScheduleOut
 from elms.loan.schemas import (
-    RATE_POLICY,
+    PRODUCT,
     ApplyPaymentRequest,
     ApproveRequest,
     CancelRequest,
@@ -72,17 +72,20 @@ def _loan(loan: Loan) -> dict[str, Any]:
     return LoanOut.model_validate(loan, from_attributes=True).wire()
 
 
-async def _rate_policy(call: CallDep) -> None:
-    """Dependencies run before the body is validated: the policy is then checked in the schema,
-    and a rate outside it reported together with the other field problems."""
-    RATE_POLICY.set((call.settings.loan_min_interest_rate, call.settings.loan_max_interest_rate))
+async def _product_ranges(request: Request, call: CallDep) -> None:
+    """Dependencies run before the body is validated: the product the body names is looked up
+    first, so a value outside its ranges is reported together with every other field problem."""
+    PRODUCT.set(await service.product_named(call.db, await request.body()))
 
 
-@loans.post("/preview", dependencies=[Depends(_rate_policy)], response_model=Envelope[PreviewOut])
+PRODUCT_RANGES = Depends(_product_ranges)
+
+
+@loans.post("/preview", dependencies=[PRODUCT_RANGES], response_model=Envelope[PreviewOut])
 async def preview_loan(body: PreviewRequest, call: CallDep) -> Response:
-    service.check_rate_policy(body.interest_rate, call.settings)
-    schedule = service.preview(body, utcnow().date())
-    return envelope.success(PreviewOut.of(schedule, body), "Schedule preview")
+    product = await service.product_for(call.db, body)
+    schedule = service.preview(body, product, utcnow().date())
+    return envelope.success(PreviewOut.of(schedule, body, product), "Schedule preview")
 
 
 async def _create(request: SagaLoanRequest, call: Call) -> Response:
@@ -100,10 +103,7 @@ async def _create(request: SagaLoanRequest, call: Call) -> Response:
 
 
 @loans.post(
-    "",
-    status_code=201,
-    dependencies=[Depends(_rate_policy)],
-    response_model=Envelope[LoanDetailsOut],
+    "", status_code=201, dependencies=[PRODUCT_RANGES], response_model=Envelope[LoanDetailsOut]
 )
 async def create_loan(body: LoanRequest, call: CallDep, caller: CallerDep) -> Response:
     if caller.is_customer and body.customer_id != caller.customer_id:
@@ -113,19 +113,20 @@ async def create_loan(body: LoanRequest, call: CallDep, caller: CallerDep) -> Re
 
 
 @internal.post(
-    "/loans/validate", dependencies=[Depends(_rate_policy)], response_model=Envelope[LoanRequest]
+    "/loans/validate", dependencies=[PRODUCT_RANGES], response_model=Envelope[LoanRequest]
 )
-async def validate_loan(body: LoanRequest) -> Response:
+async def validate_loan(body: LoanRequest, call: CallDep) -> Response:
     """The gateway's check of a loan request before it starts a saga: 400 with every problem
-    (the schedule's total within NUMERIC(15,2) too), or the request as the saga will send it."""
-    service.preview(body, utcnow().date())
+    (outside its product's ranges, the schedule's total within NUMERIC(15,2) too), 404 or 422
+    for a product not offered, or the request as the saga will send it."""
+    service.preview(body, await service.product_for(call.db, body), utcnow().date())
     return envelope.success(body.wire(), "Loan request is valid")
 
 
 @internal.post(
     "/loans",
     status_code=201,
-    dependencies=[Depends(_rate_policy)],
+    dependencies=[PRODUCT_RANGES],
     response_model=Envelope[LoanDetailsOut],
 )
 async def create_loan_for_saga(body: SagaLoanRequest, call: CallDep) -> Response:

@@ -90,24 +90,14 @@ class Installment:
     discount_applied: Decimal
     penalty_applied: Decimal
     remaining_amount: Decimal | None
+    # Paid of each part so far (a product's allocation order may pay principal first).
+    principal_paid: Decimal = ZERO
+    interest_paid: Decimal = ZERO
 
     @property
     def remaining(self) -> Decimal:
         """Principal and interest still owed (penalties and discounts are settled as paid)."""
         return self.total_amount if self.remaining_amount is None else self.remaining_amount
-
-    @property
-    def scheduled_paid(self) -> Decimal:
-        return self.total_amount - self.remaining
-
-    @property
-    def interest_paid(self) -> Decimal:
-        # Within an installment money goes to interest first (api.md §4 rule 4).
-        return min(self.interest_amount, self.scheduled_paid)
-
-    @property
-    def principal_paid(self) -> Decimal:
-        return self.scheduled_paid - self.interest_paid
 
     @property
     def is_settled(self) -> bool:
@@ -137,14 +127,24 @@ class InstallmentChange:
     discount_applied: Decimal
     penalty_applied: Decimal
     remaining_amount: Decimal
+    principal_paid: Decimal
+    interest_paid: Decimal
+
+
+# The order a partial payment pays an installment's parts unless the loan's product says
+# otherwise (api.md §4 rule 4).
+DEFAULT_ORDER = ("interest", "principal", "penalty")
 
 
 def apply_payment(
-    installments: list[Installment], parts: list[InstallmentPayment]
+    installments: list[Installment],
+    parts: list[InstallmentPayment],
+    order: tuple[str, ...] = DEFAULT_ORDER,
 ) -> list[InstallmentChange]:
     """The installments' new amounts and statuses after a payment. Refuses a part that pays an
-    installment already paid, more principal or interest than it still owes, principal before
-    the interest or a penalty before the principal, or negative money."""
+    installment already paid, more principal or interest than it still owes, negative money, or
+    a part out of the loan's allocation `order` (a later part paid while an earlier one is still
+    owed). What penalty is owed the payment service computed; it is not checked here."""
     by_number = {i.installment_number: i for i in installments}
     changes = []
     for part in parts:
@@ -153,27 +153,20 @@ def apply_payment(
             raise business_rule(
                 f"Loan has no installment {part.installment_number}", "INSTALLMENT_NOT_PAYABLE"
             )
-        owed_interest = target.interest_amount - target.interest_paid
-        owed_principal = target.principal_amount - target.principal_paid
-        amounts = (
-            part.principal_paid,
-            part.interest_paid,
-            part.penalty_paid,
-            part.discount_applied,
-        )
+        owed = {
+            "interest": target.interest_amount - target.interest_paid,
+            "principal": target.principal_amount - target.principal_paid,
+        }
+        paid = {
+            "interest": part.interest_paid,
+            "principal": part.principal_paid,
+            "penalty": part.penalty_paid,
+        }
         if (
             target.is_settled
-            or min(amounts) < ZERO
-            or part.interest_paid > owed_interest
-            or part.principal_paid > owed_principal
-            # Interest, then principal, then penalty (api.md §4 rule 4): a later one takes money
-            # only once this part settles the earlier ones. What is left is counted interest
-            # first, so principal paid before interest could be repaid twice.
-            or (
-                part.principal_paid + part.penalty_paid > ZERO
-                and part.interest_paid < owed_interest
-            )
-            or (part.penalty_paid > ZERO and part.principal_paid < owed_principal)
+            or min(*paid.values(), part.discount_applied) < ZERO
+            or any(paid[name] > owed[name] for name in owed)
+            or _out_of_order(order, owed, paid)
         ):
             raise business_rule(
                 f"Installment {part.installment_number} cannot take this payment",
@@ -188,9 +181,24 @@ def apply_payment(
                 target.discount_applied + part.discount_applied,
                 target.penalty_applied + part.penalty_paid,
                 remaining,
+                target.principal_paid + part.principal_paid,
+                target.interest_paid + part.interest_paid,
             )
         )
     return changes
+
+
+def _out_of_order(
+    order: tuple[str, ...], owed: dict[str, Decimal], paid: dict[str, Decimal]
+) -> bool:
+    """Whether money went to a part while a part before it in `order` stays owed."""
+    for position, earlier in enumerate(order):
+        if earlier not in owed:
+            continue  # the penalty owed is the payment service's to know
+        later_paid = any(paid[later] > ZERO for later in order[position + 1 :])
+        if later_paid and paid[earlier] < owed[earlier]:
+            return True
+    return False
 
 
 def is_paid_off(installments: list[Installment], changes: list[InstallmentChange]) -> bool:

@@ -12,6 +12,7 @@ from asyncpg import Connection
 
 from elms.core import sql
 from elms.loan.domain import Installment, InstallmentChange
+from elms.loan.products import Bucket, Product, Underwriting
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Loan:
     version: int
     saga_id: str | None
     interest_method: str
+    product_code: str
+    product_version: int
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,13 @@ _LOAN = """loan_id, application_id, customer_id, loan_amount, outstanding_amount
     application_date, approval_date, disbursement_date, first_installment_date,
     last_installment_date, maturity_date, collateral_type, collateral_value,
     employment_verification_status, credit_verification_status, created_at, updated_at, version,
-    saga_id, interest_method"""
+    saga_id, interest_method, product_code, product_version"""
 _APPLICATION = """application_id, customer_id, requested_amount, requested_term, loan_type,
     purpose, employment_details, income_verification, collateral_details, application_status,
     submitted_at, reviewed_at, reviewer_id, review_notes, approval_conditions, rejection_reason"""
 _INSTALLMENT = """installment_id, loan_id, installment_number, due_date, principal_amount,
     interest_amount, total_amount, status, paid_date, paid_amount, discount_applied,
-    penalty_applied, remaining_amount"""
+    penalty_applied, remaining_amount, principal_paid, interest_paid"""
 
 
 # --- applications and loans -----------------------------------------------------------------
@@ -220,7 +223,8 @@ async def apply_installment_changes(
     await conn.executemany(
         """UPDATE loan_installments
            SET status = $3, paid_amount = $4, discount_applied = $5, penalty_applied = $6,
-               remaining_amount = $7, paid_date = $8, updated_at = $8
+               remaining_amount = $7, paid_date = $8, updated_at = $8, principal_paid = $9,
+               interest_paid = $10
            WHERE loan_id = $1 AND installment_number = $2""",
         [
             (
@@ -232,6 +236,8 @@ async def apply_installment_changes(
                 c.penalty_applied,
                 c.remaining_amount,
                 paid_at,
+                c.principal_paid,
+                c.interest_paid,
             )
             for c in changes
         ],
@@ -345,3 +351,173 @@ async def verify_document(
         now,
     )
     return Document(**row)
+
+
+# --- products -------------------------------------------------------------------------------
+
+_PRODUCT_VERSION = """v.product_code, v.version, v.name, v.description, v.loan_type,
+    v.min_amount, v.max_amount, v.min_rate, v.max_rate, v.installment_counts, v.interest_methods,
+    v.default_interest_method, v.early_discount_rate, v.late_penalty_rate, v.penalty_grace_days,
+    v.penalty_cap_ratio, v.processing_fees, v.allocation_order, v.min_credit_score,
+    v.max_installment_to_income, v.allowed_risk_levels, v.delinquency_buckets, v.active,
+    v.created_at, v.created_by"""
+
+
+@dataclass(frozen=True)
+class ProductVersion:
+    product: Product
+    created_at: datetime
+    created_by: str
+
+
+def _product(row: Any) -> ProductVersion:
+    product = Product(
+        code=row["product_code"],
+        version=row["version"],
+        name=row["name"],
+        description=row["description"],
+        loan_type=row["loan_type"],
+        min_amount=row["min_amount"],
+        max_amount=row["max_amount"],
+        min_rate=row["min_rate"],
+        max_rate=row["max_rate"],
+        installment_counts=tuple(row["installment_counts"]),
+        interest_methods=tuple(row["interest_methods"]),
+        default_interest_method=row["default_interest_method"],
+        early_discount_rate=row["early_discount_rate"],
+        late_penalty_rate=row["late_penalty_rate"],
+        penalty_grace_days=row["penalty_grace_days"],
+        penalty_cap_ratio=row["penalty_cap_ratio"],
+        processing_fees={k: Decimal(str(v)) for k, v in row["processing_fees"].items()},
+        allocation_order=row["allocation_order"],
+        underwriting=Underwriting(
+            row["min_credit_score"],
+            row["max_installment_to_income"],
+            tuple(row["allowed_risk_levels"]),
+        ),
+        delinquency_buckets=tuple(
+            Bucket(b["name"], int(b["minDays"])) for b in row["delinquency_buckets"]
+        ),
+        active=row["active"],
+    )
+    return ProductVersion(product, row["created_at"], row["created_by"])
+
+
+def _version_values(product: Product, created_by: str, now: datetime) -> dict[str, Any]:
+    return {
+        "product_code": product.code,
+        "version": product.version,
+        "name": product.name,
+        "description": product.description,
+        "loan_type": product.loan_type,
+        "min_amount": product.min_amount,
+        "max_amount": product.max_amount,
+        "min_rate": product.min_rate,
+        "max_rate": product.max_rate,
+        "installment_counts": list(product.installment_counts),
+        "interest_methods": list(product.interest_methods),
+        "default_interest_method": product.default_interest_method,
+        "early_discount_rate": product.early_discount_rate,
+        "late_penalty_rate": product.late_penalty_rate,
+        "penalty_grace_days": product.penalty_grace_days,
+        "penalty_cap_ratio": product.penalty_cap_ratio,
+        # Fees as strings: exact, whatever the JSON codec does with numbers.
+        "processing_fees": {k: str(v) for k, v in product.processing_fees.items()},
+        "allocation_order": product.allocation_order,
+        "min_credit_score": product.underwriting.min_credit_score,
+        "max_installment_to_income": product.underwriting.max_installment_to_income,
+        "allowed_risk_levels": list(product.underwriting.allowed_risk_levels),
+        "delinquency_buckets": [
+            {"name": b.name, "minDays": b.min_days} for b in product.delinquency_buckets
+        ],
+        "active": product.active,
+        "created_at": now,
+        "created_by": created_by,
+    }
+
+
+async def get_product(
+    conn: Connection, code: str, version: int | None = None
+) -> ProductVersion | None:
+    """A product's version: the current one, or the one named."""
+    row = await conn.fetchrow(
+        f"SELECT {_PRODUCT_VERSION} FROM loan_products p JOIN loan_product_versions v"
+        " ON v.product_code = p.product_code"
+        " AND v.version = COALESCE($2, p.current_version) WHERE p.product_code = $1",
+        code,
+        version,
+    )
+    return _product(row) if row else None
+
+
+async def lock_product(conn: Connection, code: str) -> int | None:
+    """The product's current version, its row locked: changes of one product go one at a
+    time, so two administrators cannot both make version n + 1."""
+    return await conn.fetchval(
+        "SELECT current_version FROM loan_products WHERE product_code = $1 FOR UPDATE", code
+    )
+
+
+async def insert_product(
+    conn: Connection, product: Product, created_by: str, now: datetime
+) -> bool:
+    """A new product and its first version; False when the code is taken."""
+    created = await conn.fetchval(
+        "INSERT INTO loan_products (product_code, loan_type, current_version, active,"
+        " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)"
+        " ON CONFLICT (product_code) DO NOTHING RETURNING true",
+        product.code,
+        product.loan_type,
+        product.version,
+        product.active,
+        now,
+    )
+    if not created:
+        return False
+    await insert_product_version(conn, product, created_by, now)
+    return True
+
+
+async def insert_product_version(
+    conn: Connection, product: Product, created_by: str, now: datetime
+) -> None:
+    values = _version_values(product, created_by, now)
+    await conn.execute(sql.insert("loan_product_versions", values), *values.values())
+    await conn.execute(
+        "UPDATE loan_products SET current_version = $2, active = $3, loan_type = $4,"
+        " updated_at = $5 WHERE product_code = $1",
+        product.code,
+        product.version,
+        product.active,
+        product.loan_type,
+        now,
+    )
+
+
+async def list_products(
+    conn: Connection, active: bool | None, loan_type: str | None, limit: int, offset: int
+) -> tuple[list[ProductVersion], int]:
+    """Products at their current version."""
+    args: list[Any] = []
+    where = sql.conditions([("p.active = {}", active), ("p.loan_type = {}", loan_type)], args)
+    rows, total = await sql.fetch_page(
+        conn,
+        source="loan_products p JOIN loan_product_versions v"
+        " ON v.product_code = p.product_code AND v.version = p.current_version",
+        columns=_PRODUCT_VERSION,
+        where=where,
+        args=args,
+        order_by="p.product_code",
+        limit=limit,
+        offset=offset,
+    )
+    return [_product(r) for r in rows], total
+
+
+async def list_product_versions(conn: Connection, code: str) -> list[ProductVersion]:
+    rows = await conn.fetch(
+        f"SELECT {_PRODUCT_VERSION} FROM loan_product_versions v WHERE v.product_code = $1"
+        " ORDER BY v.version",
+        code,
+    )
+    return [_product(r) for r in rows]

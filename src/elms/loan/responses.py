@@ -10,6 +10,7 @@ from typing import Any
 from elms.core.money import ZERO
 from elms.core.schemas import CamelModel
 from elms.loan.domain import Installment, InstallmentStatus
+from elms.loan.products import Product
 from elms.loan.schedule import InterestMethod, Schedule
 from elms.loan.schemas import InstallmentOut, LoanOut, ScheduleRequest, ScheduleRowOut
 from elms.loan.service import LoanView
@@ -61,10 +62,37 @@ class ApplicationOut(CamelModel):
     collateral: dict[str, Any] | None
 
 
+class PaymentTermsOut(CamelModel):
+    """The payment rules of the loan's product version, which the payment service applies:
+    daily early-discount and late-penalty rates, the grace period, the penalty cap (a share of
+    the installment, none if null), fees per payment method, and the order in which a partial
+    payment pays an installment's parts."""
+
+    early_discount_rate: Decimal
+    late_penalty_rate: Decimal
+    penalty_grace_days: int
+    penalty_cap_ratio: Decimal | None
+    processing_fees: dict[str, Decimal]
+    allocation_order: str
+
+    @classmethod
+    def of(cls, product: Product) -> PaymentTermsOut:
+        return cls(
+            early_discount_rate=product.early_discount_rate,
+            late_penalty_rate=product.late_penalty_rate,
+            penalty_grace_days=product.penalty_grace_days,
+            penalty_cap_ratio=product.penalty_cap_ratio,
+            processing_fees=dict(product.processing_fees),
+            allocation_order=product.allocation_order,
+        )
+
+
 class LoanDetailsOut(LoanOut):
     """`GET /api/v1/loans/{loanId}` and a new loan: `paymentHistory` once the payment service
-    has been asked, `application` when the loan has one."""
+    has been asked, `application` when the loan has one, and the payment terms of its
+    product."""
 
+    payment_terms: PaymentTermsOut
     paid_installments: int
     remaining_installments: int
     next_installment_date: date | None
@@ -77,6 +105,7 @@ class LoanDetailsOut(LoanOut):
         unpaid = _unpaid(view.installments)
         fields: dict[str, Any] = dict(LoanOut.model_validate(view.loan, from_attributes=True))
         fields.update(
+            payment_terms=PaymentTermsOut.of(view.product),
             paid_installments=len(view.installments) - len(unpaid),
             remaining_installments=len(unpaid),
             next_installment_date=unpaid[0].due_date if unpaid else None,
@@ -152,6 +181,8 @@ class ScheduleOut(CamelModel):
 class PreviewOut(CamelModel):
     """`POST /api/v1/loans/preview`: the schedule a loan request would have."""
 
+    product_code: str
+    product_version: int
     loan_amount: Decimal
     interest_rate: Decimal
     interest_method: InterestMethod
@@ -164,11 +195,13 @@ class PreviewOut(CamelModel):
     installments: list[ScheduleRowOut]
 
     @classmethod
-    def of(cls, schedule: Schedule, request: ScheduleRequest) -> dict[str, Any]:
+    def of(cls, schedule: Schedule, request: ScheduleRequest, product: Product) -> dict[str, Any]:
         return cls(
+            product_code=product.code,
+            product_version=product.version,
             loan_amount=request.loan_amount,
             interest_rate=request.interest_rate,
-            interest_method=request.interest_method,
+            interest_method=request.interest_method or product.default_interest_method,
             installment_count=request.installment_count,
             installment_amount=schedule.installment_amount,
             total_interest=schedule.total_interest,

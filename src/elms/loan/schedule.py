@@ -12,8 +12,8 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, localcontext
 from enum import StrEnum
 
 from elms.core.money import CENT, ZERO, cents
+from elms.loan.products import MAX_INSTALLMENTS
 
-ALLOWED_COUNTS = (6, 9, 12, 24)
 MONTHS_PER_YEAR = 12
 # Far more digits than a 13-digit amount times a 24th power of (1 + r) needs, so the only
 # rounding that reaches the result is the explicit one to the cent.
@@ -74,8 +74,8 @@ def due_dates(start: date, count: int) -> list[date]:
 def build_schedule(
     amount: Decimal, annual_rate: Decimal, count: int, method: InterestMethod, start: date
 ) -> Schedule:
-    if count not in ALLOWED_COUNTS:
-        raise ValueError(f"installment count must be one of {ALLOWED_COUNTS}")
+    if not 1 <= count <= MAX_INSTALLMENTS:
+        raise ValueError(f"installment count must be between 1 and {MAX_INSTALLMENTS}")
     if amount <= 0 or annual_rate < 0:
         raise ValueError("amount must be positive and rate non-negative")
     dates = due_dates(start, count)

@@ -23,24 +23,23 @@ from elms.core.schemas import (
     Rate,
     WireModel,
 )
+from elms.loan import products
 from elms.loan.domain import CollateralType, LoanType
-from elms.loan.schedule import ALLOWED_COUNTS, InterestMethod
+from elms.loan.product_schemas import ProductCode
+from elms.loan.products import MAX_INSTALLMENTS, Product
+from elms.loan.schedule import InterestMethod
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MULTILINE]
 Purpose = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), ONE_LINE]
 # Free-form details a client describes themselves with: any JSON, its text readable.
 Details = Annotated[dict[str, Any], READABLE_JSON]
-# The schema's CHECK allows 0.001–0.5; the policy range (default 0.1–0.5) is applied on top.
+# The loans table's CHECK allows 0.001–0.5; the loan's product narrows it (checked against the
+# product once the body is read: elms.loan.products.request_problems).
 SchemaRate = Annotated[Rate, Field(ge=Decimal("0.001"), le=Decimal("0.5"))]
-# The policy range (low, high) of the request being validated, set by the route (api.py) before
-# its body is read, so a rate outside it is reported with every other field problem (api.md §1).
-RATE_POLICY: ContextVar[tuple[Decimal, Decimal] | None] = ContextVar("rate_policy", default=None)
-
-
-def _allowed_count(value: int) -> int:
-    if value not in ALLOWED_COUNTS:
-        raise ValueError(f"installmentCount must be one of {', '.join(map(str, ALLOWED_COUNTS))}")
-    return value
+# The product the request being validated names (or its loan type's), set by the route before
+# its body is read (api.py), so a value outside the product's ranges is reported with every
+# other field problem (api.md §1). The service checks the ranges again on the product it uses.
+PRODUCT: ContextVar[Product | None] = ContextVar("product", default=None)
 
 
 def _not_in_future(value: date | None) -> date | None:
@@ -64,20 +63,25 @@ class ScheduleRequest(WireModel):
 
     loan_amount: PositiveMoney
     interest_rate: SchemaRate
-    installment_count: Annotated[int, Field(strict=True)]
-    interest_method: InterestMethod = InterestMethod.DECLINING_BALANCE
+    installment_count: Annotated[int, Field(strict=True, ge=1, le=MAX_INSTALLMENTS)]
+    # None: the product's default method.
+    interest_method: InterestMethod | None = None
     application_date: Day | None = None
     requested_disbursement_date: Day | None = None
+    # The product the loan is made under; None: the product of its loan type.
+    product_code: ProductCode | None = None
+    loan_type: LoanType = LoanType.PERSONAL
 
-    _count = field_validator("installment_count")(_allowed_count)
-
-    @field_validator("interest_rate")
+    @field_validator(*products.REQUEST_FIELDS)
     @classmethod
-    def _within_policy(cls, rate: Decimal) -> Decimal:
-        policy = RATE_POLICY.get()
-        if policy is not None and not policy[0] <= rate <= policy[1]:
-            raise ValueError(f"interestRate must be between {policy[0]} and {policy[1]}")
-        return rate
+    def _within_product(cls, value: Any, info: ValidationInfo) -> Any:
+        product = PRODUCT.get()
+        if product is None or value is None:
+            return value
+        why = products.outside(product, info.field_name, value)
+        if why is not None:
+            raise ValueError(f"{why} for product {product.code}")
+        return value
 
     # A field validator, not a model validator: the problem is reported under its own field and
     # together with every other field's (api.md §1), which a model validator, run only once all
@@ -223,6 +227,8 @@ class LoanOut(CamelModel):
     installment_amount: Decimal
     total_repayment_amount: Decimal
     loan_type: str
+    product_code: str
+    product_version: int
     purpose: str | None
     status: str
     application_date: datetime

@@ -13,20 +13,21 @@ from typing import Any
 
 import asyncpg
 
-from elms.core import outbox
+from elms.core import jsoncodec, outbox
 from elms.core.clock import as_naive_utc
 from elms.core.config import Settings
 from elms.core.database import Database
-from elms.core.errors import business_rule, conflict, invalid, not_found
+from elms.core.errors import DomainError, business_rule, conflict, invalid, not_found
 from elms.core.idempotency import ReadFirst
 from elms.core.ids import new_id
 from elms.core.money import MAX_AMOUNT, ZERO
 from elms.core.service_client import ServiceClient, ServiceUnavailable
-from elms.loan import domain, underwriting
+from elms.loan import domain, product_service, products, underwriting
 from elms.loan import repository as repo
-from elms.loan.domain import Installment, InstallmentPayment, LoanAction, LoanStatus
+from elms.loan.domain import Installment, InstallmentPayment, LoanAction, LoanStatus, LoanType
+from elms.loan.products import AllocationOrder, Product
 from elms.loan.repository import Application, Loan, PaymentTotals
-from elms.loan.schedule import Schedule, build_schedule, due_dates
+from elms.loan.schedule import InterestMethod, Schedule, build_schedule, due_dates
 from elms.loan.schemas import (
     ApplicantSnapshot,
     ApplyPaymentRequest,
@@ -46,16 +47,30 @@ class LoanView:
     loan: Loan
     application: Application | None
     installments: list[Installment]
+    product: Product
     payments: PaymentTotals | None = None
 
 
-def preview(request: ScheduleRequest, today: date) -> Schedule:
+def preview(request: ScheduleRequest, product: Product, today: date) -> Schedule:
+    """The schedule of a request under its product: 400 naming every field outside the
+    product's ranges (and the range), or a total beyond what the loans table holds."""
+    method = request.interest_method or product.default_interest_method
+    found = products.request_problems(
+        product, request.loan_amount, request.interest_rate, request.installment_count, method
+    )
+    if found:
+        raise DomainError(
+            found[0].message if len(found) == 1 else "The request is outside its product",
+            code="VALIDATION_ERROR",
+            status=400,
+            details=found,
+        )
     start = request.requested_disbursement_date or request.application_date or today
     schedule = build_schedule(
         request.loan_amount,
         request.interest_rate,
         request.installment_count,
-        request.interest_method,
+        InterestMethod(method),
         start,
     )
     if schedule.total_repayment > MAX_AMOUNT:
@@ -67,10 +82,29 @@ def preview(request: ScheduleRequest, today: date) -> Schedule:
     return schedule
 
 
-def check_rate_policy(rate: Decimal, settings: Settings) -> None:
-    low, high = settings.loan_min_interest_rate, settings.loan_max_interest_rate
-    if not low <= rate <= high:
-        raise invalid("interestRate", f"interestRate must be between {low} and {high}", rate)
+async def product_for(db: Database, request: ScheduleRequest) -> Product:
+    """The product a request is made under (named, or its loan type's), if it is offered."""
+    return (await product_service.offered(db, request.product_code, request.loan_type)).product
+
+
+async def product_named(db: Database, raw_body: bytes) -> Product | None:
+    """The product a request's body names, read before the body is validated (None when the
+    body does not name one that is offered: the validated request is refused for that later)."""
+    try:
+        body = jsoncodec.loads(raw_body)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    code, loan_type = body.get("productCode"), body.get("loanType", LoanType.PERSONAL)
+    if not isinstance(loan_type, str) or loan_type not in set(LoanType):
+        return None
+    if code is not None and not isinstance(code, str):
+        return None
+    try:
+        return (await product_service.offered(db, code, loan_type)).product
+    except DomainError:
+        return None
 
 
 # --- creation -------------------------------------------------------------------------------
@@ -166,17 +200,17 @@ async def create_loan(
     applicant `read_applicant` read (its failure raised here, after a repeat has had its
     answer). Idempotent by application id and saga id: a repeat returns the loan made first (and
     False). Calls no other service."""
-    check_rate_policy(request.interest_rate, settings)
     application_id = request.application_id or new_id("APP")
     async with db.connection() as conn:
         existing = await repo.find_loan_for(conn, application_id, request.saga_id)
     if existing is not None:
         return await _existing(db, existing, request), False
 
+    product = await product_for(db, request)
+    schedule = preview(request, product, now.date())
     applicant = read.get()
     _check_applicant(applicant, request.loan_amount)
     applied_on = request.application_date or now.date()
-    schedule = preview(request, now.date())
     decision = underwriting.decide(
         underwriting.Applicant(
             applicant.kyc_status,
@@ -186,8 +220,9 @@ async def create_loan(
         ),
         schedule.installment_amount,
         underwriting.Policy(
-            settings.underwriting_min_credit_score,
-            settings.underwriting_max_installment_to_income,
+            product.underwriting.min_credit_score,
+            product.underwriting.max_installment_to_income,
+            product.underwriting.allowed_risk_levels,
         ),
     )
     status = LoanStatus.APPROVED if decision.approved else LoanStatus.PENDING_APPROVAL
@@ -228,7 +263,9 @@ async def create_loan(
                     "loan_amount": request.loan_amount,
                     "outstanding_amount": request.loan_amount,
                     "interest_rate": request.interest_rate,
-                    "interest_method": request.interest_method,
+                    "interest_method": request.interest_method or product.default_interest_method,
+                    "product_code": product.code,
+                    "product_version": product.version,
                     "installment_count": request.installment_count,
                     "installment_amount": schedule.installment_amount,
                     "total_repayment_amount": schedule.total_repayment,
@@ -266,7 +303,7 @@ async def create_loan(
         if existing is None:
             raise
         return await _existing(db, existing, request), False
-    return LoanView(loan, application, installments), True
+    return LoanView(loan, application, installments, product), True
 
 
 async def _existing(db: Database, loan: Loan, request: SagaLoanRequest) -> LoanView:
@@ -298,7 +335,8 @@ async def get_loan(db: Database, loan_id: str) -> LoanView:
         )
         installments = await repo.list_installments(conn, loan_id)
         payments = await repo.payment_totals(conn, loan_id)
-    return LoanView(loan, application, installments, payments)
+    product = await product_service.version_of(db, loan.product_code, loan.product_version)
+    return LoanView(loan, application, installments, product, payments)
 
 
 async def loan_owner(db: Database, loan_id: str) -> str | None:
@@ -465,7 +503,11 @@ async def apply_payment(
             )
             for p in request.installments
         ]
-        changes = domain.apply_payment(installments, parts)
+        product = await product_service.version_of(
+            db, loan.product_code, loan.product_version, conn
+        )
+        order = AllocationOrder(product.allocation_order).parts
+        changes = domain.apply_payment(installments, parts, order)
         paid_at = as_naive_utc(request.paid_at)
         await repo.apply_installment_changes(conn, loan_id, changes, paid_at)
         principal = sum((p.principal_paid for p in parts), ZERO)

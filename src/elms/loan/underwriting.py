@@ -18,6 +18,7 @@ class Policy:
     min_credit_score: int = 700
     # The installment may take at most this share of the monthly income.
     max_installment_to_income: Decimal = Decimal("0.40")
+    allowed_risk_levels: tuple[str, ...] = ("LOW", "MEDIUM")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,12 @@ def decide(applicant: Applicant, installment: Decimal, policy: Policy) -> Decisi
             score,
             f">= {policy.min_credit_score}",
         ),
-        Check("RISK_LEVEL", applicant.risk_level != "HIGH", applicant.risk_level, "not HIGH"),
+        Check(
+            "RISK_LEVEL",
+            applicant.risk_level in policy.allowed_risk_levels,
+            applicant.risk_level,
+            f"one of {', '.join(policy.allowed_risk_levels)}",
+        ),
         Check(
             "INSTALLMENT_TO_INCOME",
             fits,

@@ -36,6 +36,18 @@ def _no_fees() -> Mapping[PaymentMethod, Decimal]:
     return MappingProxyType(dict.fromkeys(PaymentMethod, ZERO))
 
 
+PARTS = ("interest", "principal", "penalty")
+
+
+def allocation_order(name: str) -> tuple[str, ...]:
+    """An allocation order as a product names it (`PENALTY_INTEREST_PRINCIPAL`) as the parts in
+    the order a partial payment pays them."""
+    parts = tuple(name.lower().split("_"))
+    if sorted(parts) != sorted(PARTS):
+        raise ValueError(f"unknown allocation order {name!r}")
+    return parts
+
+
 @dataclass(frozen=True)
 class Terms:
     """The configurable part of rules 1, 2 and 5. Rates are per day, shares are of the
@@ -47,8 +59,12 @@ class Terms:
     penalty_cap_share: Decimal | None = None
     horizon_months: int = 3
     processing_fees: Mapping[PaymentMethod, Decimal] = field(default_factory=_no_fees)
+    # The order in which a partial payment pays an installment's parts (the loan's product).
+    allocation_order: tuple[str, ...] = PARTS
 
     def __post_init__(self) -> None:
+        if sorted(self.allocation_order) != sorted(PARTS):
+            raise ValueError(f"allocation order must order {PARTS}")
         numbers = (
             self.discount_rate_per_day,
             self.penalty_rate_per_day,
@@ -226,7 +242,7 @@ def allocate(
         rows.append(_whole(installment, price))
         left -= price.amount_due
     if partial and len(rows) < len(quotes) and left > ZERO:
-        row = _partial(*quotes[len(rows)], left)
+        row = _partial(*quotes[len(rows)], left, terms.allocation_order)
         rows.append(row)
         left -= row.paid
     if not rows:
@@ -284,13 +300,23 @@ def _whole(installment: OpenInstallment, price: Quote) -> InstallmentAllocation:
     )
 
 
-def _partial(installment: OpenInstallment, price: Quote, money: Decimal) -> InstallmentAllocation:
-    # Rule 3: interest, then principal, then penalty, and no discount. Money that covers the
-    # principal and interest but not all the penalty settles the installment; the rest of the
-    # penalty is not carried (see docs/payment-allocation.md).
-    interest = min(money, installment.interest_remaining)
-    principal = min(money - interest, installment.principal_remaining)
-    penalty = min(money - interest - principal, price.penalty)
+def _partial(
+    installment: OpenInstallment, price: Quote, money: Decimal, order: tuple[str, ...]
+) -> InstallmentAllocation:
+    # Rule 3: the parts in the product's order (by default interest, then principal, then
+    # penalty), and no discount. Money that covers the principal and interest but not all the
+    # penalty settles the installment; the rest of the penalty is not carried (see
+    # docs/payment-allocation.md).
+    owed = {
+        "interest": installment.interest_remaining,
+        "principal": installment.principal_remaining,
+        "penalty": price.penalty,
+    }
+    paid = {}
+    for part in order:
+        paid[part] = min(money, owed[part])
+        money -= paid[part]
+    interest, principal, penalty = paid["interest"], paid["principal"], paid["penalty"]
     return InstallmentAllocation(
         number=installment.number,
         due_date=installment.due_date,

@@ -56,7 +56,9 @@ async def _own_payment(payment_id: str, caller: CallerDep, call: CallDep) -> Non
 async def _own_loan(loan_id: str, caller: CallerDep, call: CallDep) -> None:
     """Whose loan it is, the loan service says (a loan with no payment yet is still theirs)."""
     if caller.is_customer:
-        caller.require_own(await service.loan_owner(call.services, loan_id), "Loan", loan_id)
+        caller.require_own(
+            await service.loan_owner(call.services, call.settings, loan_id), "Loan", loan_id
+        )
 
 
 OWN_PAYMENT = Depends(_own_payment)
@@ -70,7 +72,7 @@ async def calculate(body: CalculateRequest, call: CallDep, caller: CallerDep) ->
         call.db, call.services, call.settings, body, utcnow(), caller
     )
     # Advice looks at the whole loan, whatever amount was offered.
-    terms = service.terms(call.settings)
+    terms = loan.terms
     data = QuoteOut.of(allocation, loan, on, payable(loan.installments, on, terms), terms)
     return envelope.success(data, "Payment calculated")
 
@@ -167,7 +169,7 @@ async def record_payment(body: RecordPaymentRequest, call: CallDep) -> Response:
 
     async def work() -> dict[str, Any]:
         view, allocation, loan = await service.record_payment(call.db, body, plan.get(), now)
-        return PaymentRecordedOut.recorded(view, allocation, loan, service.terms(call.settings))
+        return PaymentRecordedOut.recorded(view, allocation, loan, loan.terms)
 
     return await call.answer(work, "Payment recorded", 201)
 

@@ -10,7 +10,6 @@ from elms.core.database import Database
 from elms.core.service_client import ServiceClient
 from elms.core.web import create_service_app
 from elms.payment.api import internal, payments
-from elms.payment.service import terms
 
 
 def _no_jobs(_db: Database, _settings: Settings, _services: ServiceClient) -> list[Job]:
@@ -19,7 +18,6 @@ def _no_jobs(_db: Database, _settings: Settings, _services: ServiceClient) -> li
 
 
 def create_app(settings: Settings, dsn: str) -> FastAPI:
-    terms(settings)  # a bad fee or rate in the configuration stops the start, not a request
     return create_service_app(
         name="payment", settings=settings, dsn=dsn, routers=[payments, internal], jobs=_no_jobs
     )

@@ -33,6 +33,7 @@ from elms.payment.allocation import (
     PaymentMethod,
     Terms,
     allocate,
+    allocation_order,
     total_amount,
 )
 from elms.payment.domain import HistoryType, PaymentStatus
@@ -48,6 +49,8 @@ class LoanSnapshot:
     version: int
     outstanding_amount: Decimal
     installments: list[OpenInstallment]
+    # The payment rules of the loan's product version, as the loan service reports them.
+    terms: Terms
     # A payment cannot be dated before the money went out or before the last payment applied.
     earliest_payment_date: date | None = None
 
@@ -62,25 +65,25 @@ class PaymentView:
     installments: list[PaymentInstallment]
 
 
-def terms(settings: Settings) -> Terms:
+def terms_of(loan: dict[str, Any], settings: Settings) -> Terms:
+    """The loan's payment terms (its product's), and the payable horizon, which is ELMS's own."""
+    given = loan["paymentTerms"]
+    cap = given.get("penaltyCapRatio")
     return Terms(
-        discount_rate_per_day=settings.payment_discount_rate_per_day,
-        penalty_rate_per_day=settings.payment_penalty_rate_per_day,
-        grace_period_days=settings.payment_grace_period_days,
-        penalty_cap_share=settings.payment_penalty_cap_share,
+        discount_rate_per_day=Decimal(str(given["earlyDiscountRate"])),
+        penalty_rate_per_day=Decimal(str(given["latePenaltyRate"])),
+        grace_period_days=int(given["penaltyGraceDays"]),
+        penalty_cap_share=None if cap is None else Decimal(str(cap)),
         horizon_months=settings.payment_horizon_months,
         processing_fees={
             **dict.fromkeys(PaymentMethod, ZERO),
-            # A fee of more than two decimals or of an unknown method stops the start.
-            **{
-                PaymentMethod(k): parse_money(v)
-                for k, v in settings.payment_processing_fees.items()
-            },
+            **{PaymentMethod(k): parse_money(str(v)) for k, v in given["processingFees"].items()},
         },
+        allocation_order=allocation_order(given["allocationOrder"]),
     )
 
 
-async def read_loan(services: ServiceClient, loan_id: str) -> LoanSnapshot:
+async def read_loan(services: ServiceClient, settings: Settings, loan_id: str) -> LoanSnapshot:
     """The loan and its schedule as the loan service has them now (never loan_db)."""
     found = await services.call("loan", "GET", f"/api/v1/loans/{loan_id}")
     if found.status == 404:
@@ -94,6 +97,7 @@ async def read_loan(services: ServiceClient, loan_id: str) -> LoanSnapshot:
         status=loan["status"],
         version=loan["version"],
         outstanding_amount=Decimal(str(loan["outstandingAmount"])),
+        terms=terms_of(loan, settings),
         earliest_payment_date=_earliest(loan),
         installments=[
             OpenInstallment(
@@ -168,7 +172,7 @@ async def _allocate(
     """The allocation on the payment date against the loan as it is now: calculate and record
     share it, so the same inputs on the same date give the same amounts. A customer's loan must
     be their own: someone else's is not found, before anything of it is told or stored."""
-    loan = await read_loan(services, loan_id)
+    loan = await read_loan(services, settings, loan_id)
     caller.require_own(loan.customer_id, "Loan", loan_id)
     _check_active(loan)
     on = payment_date or now.date()
@@ -180,7 +184,7 @@ async def _allocate(
             " last payment applied)",
             str(on),
         )
-    rates = terms(settings)
+    rates = loan.terms
     return allocate(loan.installments, on, offered, numbers, partial, rates), loan, on, rates
 
 
@@ -416,9 +420,9 @@ async def payment_owner(db: Database, payment_id: str) -> str | None:
     return payment.customer_id if payment else None
 
 
-async def loan_owner(services: ServiceClient, loan_id: str) -> str:
+async def loan_owner(services: ServiceClient, settings: Settings, loan_id: str) -> str:
     """The customer whose loan this is, as the loan service knows it (not found if none)."""
-    return (await read_loan(services, loan_id)).customer_id
+    return (await read_loan(services, settings, loan_id)).customer_id
 
 
 async def get_payment(db: Database, payment_id: str) -> PaymentView:

@@ -40,7 +40,7 @@ SPEC = {
     },
     "loan_db": {
         "tables": {"loans", "loan_installments", "loan_applications", "loan_documents"},
-        "added": {"loan_payment_applications"},
+        "added": {"loan_payment_applications", "loan_products", "loan_product_versions"},
         "indexes": {
             "idx_loans_customer_id",
             "idx_loans_status",

@@ -63,9 +63,11 @@ async def approved_loan(
     amount: str = "6000.00",
     count: int = 6,
     applied: date | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """An automatically approved loan on reserved credit, its approval delivered to the customer
-    service (so the customer's used credit can be restored as principal is repaid)."""
+    service (so the customer's used credit can be restored as principal is repaid); `extra`
+    goes into the loan request (a `productCode`, say)."""
     applied = applied or TODAY - timedelta(days=110)
     reserved = await system.customer.client.post(
         f"/api/v1/customers/{customer_id}/credit/reserve",
@@ -85,6 +87,7 @@ async def approved_loan(
             installmentCount=count,
             applicationId=application_id,
             applicationDate=str(applied),
+            **extra,
         ),
     )
     assert created.status_code == 201, created.text
@@ -101,13 +104,14 @@ async def active_loan(
     amount: str = "6000.00",
     count: int = 6,
     disbursed: date | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """An ACTIVE loan disbursed on `disbursed`: by default on the first of the month 100 days
     ago, so its first three installments are past due, the later ones are not, and its first
     due date is a whole month after the disbursement (a payment cannot be dated before it)."""
     disbursed = disbursed or (TODAY - timedelta(days=100)).replace(day=1)
     loan = await approved_loan(
-        system, customer_id, application_id, amount, count, disbursed - timedelta(days=10)
+        system, customer_id, application_id, amount, count, disbursed - timedelta(days=10), **extra
     )
     response = await system.loan.client.post(
         f"/api/v1/loans/{loan['loanId']}/disburse", json={"disbursementDate": str(disbursed)}

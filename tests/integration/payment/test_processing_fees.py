@@ -1,15 +1,15 @@
-"""Rule 5 of api.md §4: a fixed processing fee per payment method, configured, on top of the
-money applied: `totalAmount = paymentAmount + processingFee`, which the database checks too."""
+"""Rule 5 of api.md §4: a fixed processing fee per payment method, set by the loan's product,
+on top of the money applied: `totalAmount = paymentAmount + processingFee`, which the database
+checks too."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import asyncpg
 import pytest
 
-from tests.conftest import running
+from elms.core.principal import ROLE_HEADER, USER_HEADER
 from tests.integration.payment.helpers import (
     RECORD,
     ZERO,
@@ -22,15 +22,24 @@ FEE = Decimal("2.50")
 
 
 @pytest.fixture
-async def charging(system, database) -> AsyncIterator:
-    """A second payment service on the same payment_db, charging 2.50 for credit cards."""
-    settings = system.settings.model_copy(update={"payment_processing_fees": {"CREDIT_CARD": FEE}})
-    async with running("payment", settings, database.dsn("payment")) as service:
-        yield service
+async def charging(system) -> str:
+    """A personal-loan product charging 2.50 for credit cards."""
+    created = await system.loan.client.post(
+        "/api/v1/loan-products",
+        json={
+            "productCode": "CARD-FEE",
+            "name": "Personal loan, card fee",
+            "loanType": "PERSONAL",
+            "processingFees": {"CREDIT_CARD": str(FEE)},
+        },
+        headers={USER_HEADER: "ada", ROLE_HEADER: "ADMIN"},
+    )
+    assert created.status_code == 201, created.text
+    return "CARD-FEE"
 
 
-async def _record(service, loan_id: str, method: str) -> dict:
-    response = await service.client.post(
+async def _record(system, loan_id: str, method: str) -> dict:
+    response = await system.payment.client.post(
         RECORD,
         json={
             "loanId": loan_id,
@@ -44,9 +53,9 @@ async def _record(service, loan_id: str, method: str) -> dict:
 
 
 async def test_a_credit_card_payment_carries_its_fee_on_top_of_the_amount_applied(system, charging):
-    loan = await borrower_with_loan(system, "fees")
+    loan = await borrower_with_loan(system, "fees", productCode=charging)
 
-    payment = await _record(charging, loan["loanId"], "CREDIT_CARD")
+    payment = await _record(system, loan["loanId"], "CREDIT_CARD")
 
     applied = payment["installmentPayments"][0]["paidAmount"]
     assert payment["paymentAmount"] == applied
@@ -67,25 +76,25 @@ async def test_a_credit_card_payment_carries_its_fee_on_top_of_the_amount_applie
 
 @pytest.mark.parametrize("method", ["BANK_TRANSFER", "DEBIT_CARD", "CASH"])
 async def test_a_method_without_a_configured_fee_pays_none(system, charging, method):
-    loan = await borrower_with_loan(system, "nofee")
+    loan = await borrower_with_loan(system, "nofee", productCode=charging)
 
-    payment = await _record(charging, loan["loanId"], method)
+    payment = await _record(system, loan["loanId"], method)
 
     assert payment["processingFee"] == ZERO
     assert payment["totalAmount"] == payment["paymentAmount"]
 
 
-async def test_without_configuration_a_credit_card_pays_no_fee(system):
+async def test_under_the_default_product_a_credit_card_pays_no_fee(system):
     loan = await borrower_with_loan(system, "default")
 
-    payment = await _record(system.payment, loan["loanId"], "CREDIT_CARD")
+    payment = await _record(system, loan["loanId"], "CREDIT_CARD")
 
     assert (payment["processingFee"], payment["totalAmount"]) == (ZERO, payment["paymentAmount"])
 
 
 async def test_the_database_refuses_a_total_that_is_not_amount_plus_fee(system, charging):
-    loan = await borrower_with_loan(system, "check")
-    payment = await _record(charging, loan["loanId"], "CREDIT_CARD")
+    loan = await borrower_with_loan(system, "check", productCode=charging)
+    payment = await _record(system, loan["loanId"], "CREDIT_CARD")
 
     with pytest.raises(asyncpg.CheckViolationError, match="chk_total_amount_calculation"):
         async with system.payment.app.state.db.transaction() as conn:

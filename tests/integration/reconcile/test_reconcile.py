@@ -83,6 +83,9 @@ PLANTS: dict[str, Plant] = {
         " WHERE loan_id = $1 AND installment_number = 6",
         b["loan"]["loanId"],
     ),
+    "loan.product": lambda db, b: db.execute(
+        "UPDATE loan_db.loans SET interest_rate = 0.05 WHERE loan_id = $1", b["loan"]["loanId"]
+    ),
     "loan.status": lambda db, b: db.execute(
         "UPDATE loan_db.loans SET status = 'PAID_OFF' WHERE loan_id = $1", b["loan"]["loanId"]
     ),
@@ -135,6 +138,7 @@ NAMED: dict[str, Callable[[dict[str, Any]], str]] = {
     "loan.outstanding": lambda b: b["loan"]["loanId"],
     "loan.schedule_principal": lambda b: b["loan"]["loanId"],
     "loan.schedule_total": lambda b: b["loan"]["loanId"],
+    "loan.product": lambda b: b["loan"]["loanId"],
     "loan.status": lambda b: b["loan"]["loanId"],
     "installment.status": lambda b: f"{b['loan']['loanId']} installment 6",
     "payment.rows": lambda b: b["payment"]["paymentId"],

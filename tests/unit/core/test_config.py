@@ -13,7 +13,7 @@ def test_services_are_reached_on_their_configured_ports_unless_a_url_is_given(tm
 
 def test_settings_come_from_elms_prefixed_environment_variables(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("ELMS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("ELMS_LOAN_MIN_INTEREST_RATE", "0.05")
+    monkeypatch.setenv("ELMS_PAYMENT_HORIZON_MONTHS", "5")
     settings = Settings()
     assert settings.data_dir == tmp_path
-    assert str(settings.loan_min_interest_rate) == "0.05"
+    assert settings.payment_horizon_months == 5

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 import elms.customer.schemas
 import elms.gateway.saga.schemas
+import elms.loan.product_schemas
 import elms.loan.schemas
 import elms.payment.schemas
 from elms.core.schemas import WireModel
@@ -140,6 +141,7 @@ def test_every_service_module_is_covered():
     assert covered == {
         elms.customer.schemas.__name__,
         elms.loan.schemas.__name__,
+        elms.loan.product_schemas.__name__,
         elms.payment.schemas.__name__,
         elms.gateway.saga.schemas.__name__,
     }

@@ -4,8 +4,10 @@ own routers do."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.routing import Match as StarletteMatch
 
@@ -14,9 +16,20 @@ from elms.gateway import auth
 from elms.gateway.routes import ROUTES, NoRoute, Ownership, match
 from elms.gateway.saga import api as saga_api
 from elms.loan.api import loans
+from elms.loan.product_api import loan_products
 from elms.payment.api import payments
 
-SERVICE_ROUTERS = {"customer": customers, "loan": loans, "payment": payments}
+
+def _public(*routers: APIRouter) -> SimpleNamespace:
+    """A service's public routers' routes, in the order its app includes them."""
+    return SimpleNamespace(routes=[route for router in routers for route in router.routes])
+
+
+SERVICE_ROUTERS = {
+    "customer": customers,
+    "loan": _public(loans, loan_products),
+    "payment": payments,
+}
 
 
 def _shape(template: str) -> str:

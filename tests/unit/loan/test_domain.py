@@ -14,6 +14,7 @@ D = Decimal
 
 def installment(number=1, principal="100.00", interest="10.00", remaining=None, status="PENDING"):
     total = D(principal) + D(interest)
+    taken = total - D(remaining) if remaining is not None else D("0.00")
     return Installment(
         installment_id=number,
         loan_id="LOAN-1",
@@ -28,6 +29,8 @@ def installment(number=1, principal="100.00", interest="10.00", remaining=None, 
         discount_applied=D("0.00"),
         penalty_applied=D("0.00"),
         remaining_amount=D(remaining) if remaining is not None else total,
+        interest_paid=min(taken, D(interest)),
+        principal_paid=taken - min(taken, D(interest)),
     )
 
 
@@ -139,9 +142,26 @@ def test_successive_payments_never_take_more_than_the_installment_owes(payments)
                 "status": change.status,
                 "remaining_amount": change.remaining_amount,
                 "paid_amount": change.paid_amount,
+                "principal_paid": change.principal_paid,
+                "interest_paid": change.interest_paid,
             }
         )
         assert D("0") <= row.remaining <= row.total_amount
         assert row.principal_paid <= row.principal_amount
         assert row.interest_paid <= row.interest_amount
         assert row.paid_amount == row.total_amount - row.remaining
+
+
+def test_the_loans_allocation_order_decides_which_part_a_partial_payment_may_pay_first():
+    principal_first = InstallmentPayment(1, D("50.00"), D("0.00"), D("0.00"), D("0.00"))
+    with pytest.raises(DomainError):
+        domain.apply_payment([installment()], [principal_first])  # interest first by default
+    [change] = domain.apply_payment(
+        [installment()], [principal_first], ("principal", "interest", "penalty")
+    )
+    assert (change.principal_paid, change.interest_paid) == (D("50.00"), D("0.00"))
+    assert change.remaining_amount == D("60.00")
+    # Interest while principal is still owed is out of that order.
+    interest = InstallmentPayment(1, D("0.00"), D("5.00"), D("0.00"), D("0.00"))
+    with pytest.raises(DomainError):
+        domain.apply_payment([installment()], [interest], ("principal", "interest", "penalty"))

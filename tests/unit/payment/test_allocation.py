@@ -9,13 +9,16 @@ from hypothesis import strategies as st
 from elms.core.errors import DomainError
 from elms.core.money import ZERO, cents
 from elms.loan.domain import Installment, InstallmentPayment, apply_payment
-from elms.loan.schedule import ALLOWED_COUNTS, InterestMethod, build_schedule
+from elms.loan.products import STANDARD_COUNTS
+from elms.loan.schedule import InterestMethod, build_schedule
 from elms.payment.allocation import (
+    PARTS,
     Allocation,
     OpenInstallment,
     PaymentMethod,
     Terms,
     allocate,
+    allocation_order,
     horizon_end,
     payable,
     payment_window,
@@ -55,6 +58,7 @@ terms_drawn = st.builds(
     grace_period_days=st.integers(0, 15),
     penalty_cap_share=st.none() | st.decimals(Decimal("0"), Decimal("0.5"), places=3),
     horizon_months=st.just(3) | st.integers(0, 6),
+    allocation_order=st.permutations(PARTS).map(tuple),
 )
 
 
@@ -64,7 +68,7 @@ def loans(draw) -> list[Installment]:
     installment partly paid."""
     amount = draw(st.decimals(Decimal("0.01"), Decimal("1000000000"), places=2))
     rate = draw(st.decimals(Decimal("0.001"), Decimal("0.5"), places=4))
-    count = draw(st.sampled_from(ALLOWED_COUNTS))
+    count = draw(st.sampled_from(STANDARD_COUNTS))
     method = draw(st.sampled_from(list(InterestMethod)))
     start = draw(st.dates(date(2000, 1, 1), date(2090, 12, 31)))
     rows = build_schedule(amount, rate, count, method, start).installments
@@ -95,6 +99,9 @@ def loans(draw) -> list[Installment]:
                 discount_applied=ZERO,
                 penalty_applied=ZERO,
                 remaining_amount=row.total - taken,
+                # Paid before, interest first.
+                interest_paid=min(taken, row.interest),
+                principal_paid=taken - min(taken, row.interest),
             )
         )
     return draw(st.permutations(installments))
@@ -267,7 +274,7 @@ def test_the_loan_service_accepts_every_allocation_and_ends_where_the_rows_say(p
         )
         for r in allocation.rows
     ]
-    changes = apply_payment(payment.loan, parts)
+    changes = apply_payment(payment.loan, parts, payment.terms.allocation_order)
     before = {i.installment_number: i for i in payment.loan}
     for row, change in zip(allocation.rows, changes, strict=True):
         assert change.remaining_amount == row.remaining_after
@@ -617,3 +624,31 @@ def test_an_unknown_payment_method_is_refused():
 def test_negative_terms_are_refused():
     with pytest.raises(ValueError):
         Terms(penalty_rate_per_day=Decimal("-0.001"))
+
+
+# ---------------------------------------------------------------- the product's allocation order
+
+LATE = OpenInstallment(1, date(2026, 1, 1), "OVERDUE", Decimal("100.00"), Decimal("20.00"))
+ON = date(2026, 1, 31)  # 30 days late: penalty cents(120.00 × 0.001 × 30) = 3.60
+
+
+@pytest.mark.parametrize(
+    ("order", "paid"),
+    [
+        ("INTEREST_PRINCIPAL_PENALTY", ("20.00", "5.00", "0.00")),
+        ("PENALTY_INTEREST_PRINCIPAL", ("20.00", "1.40", "3.60")),
+        ("PRINCIPAL_INTEREST_PENALTY", ("0.00", "25.00", "0.00")),
+    ],
+)
+def test_a_partial_payment_pays_the_parts_in_the_products_order(order, paid):
+    terms = Terms(allocation_order=allocation_order(order))
+    [row] = allocate([LATE], ON, Decimal("25.00"), partial=True, terms=terms).rows
+    assert (row.interest_paid, row.principal_paid, row.penalty_paid) == tuple(map(Decimal, paid))
+    assert row.paid == Decimal("25.00")
+
+
+def test_an_unknown_allocation_order_is_refused():
+    with pytest.raises(ValueError):
+        allocation_order("PRINCIPAL_FIRST")
+    with pytest.raises(ValueError):
+        Terms(allocation_order=("interest", "interest", "penalty"))
