@@ -178,10 +178,11 @@ def demo(
 
     settings = _settings()
     token = _mint(settings, "demo-officer", Role.LOAN_OFFICER, None, 3600)
+    admin_token = _mint(settings, "demo-admin", Role.ADMIN, None, 3600)
     url = gateway_url or settings.service_urls()["gateway"]
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
-        api = Gateway(http)
+        api = Gateway(http, admin_token)
         try:
             facts = summary(api, run(api, today()))
         except (DemoFailed, httpx.TransportError) as error:
