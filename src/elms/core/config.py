@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,20 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("gateway", 8080, "banking_gateway", "elms_gateway", 15, 3),
     )
 }
+
+
+# The settings loan products replaced (docs/products.md).
+REMOVED_SETTINGS = (
+    "ELMS_LOAN_MIN_INTEREST_RATE",
+    "ELMS_LOAN_MAX_INTEREST_RATE",
+    "ELMS_UNDERWRITING_MIN_CREDIT_SCORE",
+    "ELMS_UNDERWRITING_MAX_INSTALLMENT_TO_INCOME",
+    "ELMS_PAYMENT_DISCOUNT_RATE_PER_DAY",
+    "ELMS_PAYMENT_PENALTY_RATE_PER_DAY",
+    "ELMS_PAYMENT_GRACE_PERIOD_DAYS",
+    "ELMS_PAYMENT_PENALTY_CAP_SHARE",
+    "ELMS_PAYMENT_PROCESSING_FEES",
+)
 
 
 class Settings(BaseSettings):
@@ -132,6 +147,18 @@ class Settings(BaseSettings):
     saga_recovery_interval_seconds: float = 5
     saga_recovery_batch: int = 20
     saga_reservation_timeout_seconds: int = Field(default=86400, ge=1, le=86400)
+
+    @model_validator(mode="after")
+    def _no_loan_terms(self) -> Settings:
+        # These held the terms of every loan before loan products. Ignoring one that is set would
+        # silently change the terms a deployment charges: the operator moves it into a product.
+        found = sorted(name for name in REMOVED_SETTINGS if name in os.environ)
+        if found:
+            raise ValueError(
+                f"{', '.join(found)}: loan terms are no longer settings but loan products'"
+                " (docs/products.md); set them on the products and unset these"
+            )
+        return self
 
     @model_validator(mode="after")
     def _heartbeat_within_staleness(self) -> Settings:

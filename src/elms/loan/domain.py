@@ -142,9 +142,10 @@ def apply_payment(
     order: tuple[str, ...] = DEFAULT_ORDER,
 ) -> list[InstallmentChange]:
     """The installments' new amounts and statuses after a payment. Refuses a part that pays an
-    installment already paid, more principal or interest than it still owes, negative money, or
-    a part out of the loan's allocation `order` (a later part paid while an earlier one is still
-    owed). What penalty is owed the payment service computed; it is not checked here."""
+    installment already paid, more principal or interest than it still owes, negative money, a
+    discount above the interest it pays, or a part out of the loan's allocation `order` (a later
+    part paid while an earlier one is still owed). What penalty is owed the payment service
+    computed; it is not checked here."""
     by_number = {i.installment_number: i for i in installments}
     changes = []
     for part in parts:
@@ -166,6 +167,8 @@ def apply_payment(
             target.is_settled
             or min(*paid.values(), part.discount_applied) < ZERO
             or any(paid[name] > owed[name] for name in owed)
+            # A discount reduces interest paid (api.md §4 rule 4): never more than it.
+            or part.discount_applied > part.interest_paid
             or _out_of_order(order, owed, paid)
         ):
             raise business_rule(

@@ -35,6 +35,12 @@ def _out(found: ProductVersion) -> dict:
     return ProductOut.of(found.product, found.created_at, found.created_by).wire()
 
 
+def _as_offered(found: ProductVersion) -> dict:
+    """A product as a customer may see it: its terms, not the bank's underwriting thresholds
+    nor who configured it."""
+    return {**_out(found), "underwriting": None, "createdBy": None}
+
+
 @loan_products.post(
     "", status_code=201, dependencies=[ADMINS_ONLY], response_model=Envelope[ProductOut]
 )
@@ -65,8 +71,9 @@ async def list_products(
     found, total = await product_service.listed(
         call.db, caller, active, loan_type, size, page * size
     )
+    shown = _as_offered if caller.is_customer else _out
     return envelope.success(
-        Page[dict].of([_out(p) for p in found], page, size, total).wire(), "Loan products"
+        Page[dict].of([shown(p) for p in found], page, size, total).wire(), "Loan products"
     )
 
 

@@ -163,11 +163,12 @@ class ProductOut(CamelModel):
     penalty_cap_ratio: Decimal | None
     processing_fees: dict[str, Decimal]
     allocation_order: str
-    underwriting: UnderwritingOut
+    # Null for a customer: the bank's thresholds and its staff are not theirs to see.
+    underwriting: UnderwritingOut | None
     delinquency_buckets: list[BucketOut]
     active: bool
     created_at: datetime
-    created_by: str
+    created_by: str | None
 
     @classmethod
     def of(cls, product: Product, created_at: datetime, created_by: str) -> ProductOut:

@@ -83,13 +83,15 @@ DEFAULT_TERMS = Terms()
 @dataclass(frozen=True)
 class OpenInstallment:
     """An installment as the loan service reports it: what it still owes of its principal and
-    interest (penalties and discounts are settled when paid, so they are never owed)."""
+    interest, and the penalty already paid on it (a product that pays the penalty first takes it
+    before the principal and interest, so the installment stays open having paid some)."""
 
     number: int
     due_date: date
     status: str
     principal_remaining: Decimal
     interest_remaining: Decimal
+    penalty_paid: Decimal = ZERO
 
     @property
     def remaining(self) -> Decimal:
@@ -115,7 +117,9 @@ def quote(installment: OpenInstallment, on: date, terms: Terms = DEFAULT_TERMS) 
     """Paid before its due date: discount = cents(remaining × rate × days early), at most the
     interest still owed (the discount reduces interest, rule 4). Paid more than the grace period
     after it: penalty = cents(remaining × rate × days late), counting every day late, at most
-    cents(cap share × remaining). On the due date, or within the grace period, neither."""
+    cents(cap share × remaining), less the penalty already paid on the installment (so paying
+    the penalty first never pays the same days twice, and the cap bounds all of it). On the due
+    date, or within the grace period, neither."""
     days = (installment.due_date - on).days
     early_days, late_days = max(days, 0), max(-days, 0)
     remaining = installment.remaining
@@ -128,6 +132,7 @@ def quote(installment: OpenInstallment, on: date, terms: Terms = DEFAULT_TERMS) 
         penalty = cents(remaining * terms.penalty_rate_per_day * late_days)
         if terms.penalty_cap_share is not None:
             penalty = min(penalty, cents(remaining * terms.penalty_cap_share))
+        penalty = max(penalty - installment.penalty_paid, ZERO)
     return Quote(remaining, early_days, late_days, discount, penalty)
 
 

@@ -106,6 +106,7 @@ async def read_loan(services: ServiceClient, settings: Settings, loan_id: str) -
                 status=row["status"],
                 principal_remaining=Decimal(str(row["principalRemaining"])),
                 interest_remaining=Decimal(str(row["interestRemaining"])),
+                penalty_paid=Decimal(str(row["penaltyApplied"])),
             )
             for row in loan["installments"]
         ],

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import pytest
 
 from elms.core.principal import CUSTOMER_HEADER, ROLE_HEADER, USER_HEADER
@@ -160,6 +161,9 @@ async def test_the_loan_service_itself_refuses_products_to_all_but_administrator
     assert (await loan_client.get(f"{PRODUCTS}/AUTO", headers=CUSTOMER)).status_code == 403
     offered = await loan_client.get(PRODUCTS, params={"active": "true"}, headers=CUSTOMER)
     assert offered.status_code == 200
+    shown = body(offered)["data"]["content"][0]
+    assert (shown["underwriting"], shown["createdBy"]) == (None, None)
+    assert shown["installmentCounts"] == [6, 9, 12, 24]
     assert (await loan_client.get(f"{PRODUCTS}/AUTO36", headers=OFFICER)).status_code == 404
 
 
@@ -261,3 +265,15 @@ async def test_a_request_outside_the_products_ranges_names_each_field_and_its_ra
     assert (
         sum(r["totalAmount"] for r in schedule["installments"]) == schedule["totalRepaymentAmount"]
     )
+
+
+async def test_a_product_version_is_never_changed_or_removed_even_past_the_api(system):
+    async with system.loan.app.state.db.transaction() as conn:
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="never changed"):
+            await conn.execute(
+                "UPDATE loan_product_versions SET late_penalty_rate = 0.002"
+                " WHERE product_code = 'PERSONAL'"
+            )
+    async with system.loan.app.state.db.transaction() as conn:
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="never changed"):
+            await conn.execute("DELETE FROM loan_product_versions WHERE product_code = 'AUTO'")

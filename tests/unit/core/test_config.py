@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from elms.core.config import Settings
 
 
@@ -17,3 +19,9 @@ def test_settings_come_from_elms_prefixed_environment_variables(monkeypatch, tmp
     settings = Settings()
     assert settings.data_dir == tmp_path
     assert settings.payment_horizon_months == 5
+
+
+def test_a_setting_that_loan_products_replaced_is_refused_not_ignored(monkeypatch, tmp_path):
+    monkeypatch.setenv("ELMS_PAYMENT_PROCESSING_FEES", '{"CREDIT_CARD": "2.50"}')
+    with pytest.raises(ValueError, match="ELMS_PAYMENT_PROCESSING_FEES: loan terms"):
+        Settings(data_dir=tmp_path)

@@ -165,3 +165,9 @@ def test_the_loans_allocation_order_decides_which_part_a_partial_payment_may_pay
     interest = InstallmentPayment(1, D("0.00"), D("5.00"), D("0.00"), D("0.00"))
     with pytest.raises(DomainError):
         domain.apply_payment([installment()], [interest], ("principal", "interest", "penalty"))
+
+
+def test_a_discount_larger_than_the_interest_paid_is_refused():
+    only_a_discount = InstallmentPayment(1, D("0.00"), D("0.00"), D("0.00"), D("5.00"))
+    with pytest.raises(DomainError):
+        domain.apply_payment([installment()], [only_a_discount])

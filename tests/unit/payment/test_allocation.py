@@ -115,6 +115,7 @@ def reported(installment: Installment) -> OpenInstallment:
         installment.status,
         installment.principal_amount - installment.principal_paid,
         installment.interest_amount - installment.interest_paid,
+        installment.penalty_applied,
     )
 
 
@@ -652,3 +653,42 @@ def test_an_unknown_allocation_order_is_refused():
         allocation_order("PRINCIPAL_FIRST")
     with pytest.raises(ValueError):
         Terms(allocation_order=("interest", "interest", "penalty"))
+
+
+def test_penalty_paid_first_is_never_charged_again_and_the_cap_bounds_all_of_it():
+    # 900.00 + 100.00 due 2026-01-01, 0.1% a day; penalty first.
+    order = allocation_order("PENALTY_INTEREST_PRINCIPAL")
+    open_ = OpenInstallment(1, date(2026, 1, 1), "OVERDUE", Decimal("900.00"), Decimal("100.00"))
+    terms = Terms(allocation_order=order)
+    [first] = allocate([open_], date(2026, 1, 11), Decimal("10.00"), partial=True, terms=terms).rows
+    assert (first.penalty_paid, first.interest_paid, first.principal_paid) == (
+        Decimal("10.00"),
+        ZERO,
+        ZERO,
+    )
+    after = OpenInstallment(
+        1,
+        date(2026, 1, 1),
+        "PARTIALLY_PAID",
+        Decimal("900.00"),
+        Decimal("100.00"),
+        first.penalty_paid,
+    )
+    # 20 days late: 20.00 accrued, 10.00 of it already paid.
+    assert quote(after, date(2026, 1, 21), terms).penalty == Decimal("10.00")
+
+    capped = Terms(allocation_order=order, penalty_cap_share=Decimal("0.02"))  # at most 20.00
+    paid = ZERO
+    for day in range(11, 60, 7):
+        owing = OpenInstallment(
+            1, date(2026, 1, 1), "PARTIALLY_PAID", Decimal("900.00"), Decimal("100.00"), paid
+        )
+        rows = allocate(
+            [owing],
+            date(2026, 1, 1) + timedelta(days=day),
+            Decimal("5.00"),
+            partial=True,
+            terms=capped,
+        ).rows
+        paid += rows[0].penalty_paid
+    assert paid == Decimal("20.00")

@@ -99,6 +99,24 @@ SELECT t, 1, initcap(t) || ' loan (standard terms)', NULL, t, 0.01, 999999999999
        TRUE, 'migration'
 FROM unnest(ARRAY['PERSONAL', 'AUTO', 'MORTGAGE', 'BUSINESS', 'EDUCATION']) AS t;
 
+-- A deployment that had lowered its minimum rate made loans below 0.1: the standard product's
+-- first version takes them in, so every existing loan is within the version it is recorded under.
+UPDATE loan_product_versions v
+SET min_rate = LEAST(v.min_rate, (SELECT min(l.interest_rate) FROM loans l
+                                  WHERE l.loan_type = v.loan_type));
+
+-- A version is what loans were made under: it is never changed or removed (a change of a
+-- product is a new version). The services also keep versions they have read in memory.
+CREATE FUNCTION refuse_product_version_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'loan product versions are never changed or removed (%)', TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
+END;
+$$;
+CREATE TRIGGER trg_product_versions_immutable
+    BEFORE UPDATE OR DELETE ON loan_product_versions
+    FOR EACH ROW EXECUTE FUNCTION refuse_product_version_change();
+
 ALTER TABLE loan_products ADD CONSTRAINT fk_product_current_version
     FOREIGN KEY (product_code, current_version)
     REFERENCES loan_product_versions(product_code, version) DEFERRABLE INITIALLY DEFERRED;
