@@ -26,8 +26,11 @@ HEALTH_QUERY_TIMEOUT = 2.0
 
 class HealthOut(BaseModel):
     status: Literal["UP", "DOWN"]
-    # For a caller with the internal credential only: db, outbox and a service's own.
+    # For a caller with the internal credential only: db, outbox and a service's own, and which
+    # running process answered (`elms up` checks that a port is answered by the service it
+    # started).
     components: dict[str, dict[str, Any]] | None = None
+    instance: str | None = None
 
 
 class InfoOut(BaseModel):

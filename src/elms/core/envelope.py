@@ -121,6 +121,8 @@ def _detail(problem: FieldProblem) -> dict[str, Any]:
     """A problem with the value refused: a long one (text, or a number of many digits) as the
     first ECHO_LIMIT characters of its text, said to be cut (`rejectedValueTruncated`)."""
     value = problem.rejected_value
+    if problem.truncated:
+        return {**_problem(problem), "rejectedValue": value, "rejectedValueTruncated": True}
     if value is not None and len(text := str(value)) > ECHO_LIMIT:
         return {
             **_problem(problem),

@@ -12,6 +12,8 @@ class FieldProblem:
     field: str
     message: str
     rejected_value: Any = None
+    # The value is already cut (a refusal relayed from another service that cut it).
+    truncated: bool = False
 
 
 @dataclass

@@ -20,6 +20,7 @@ from elms.core.schemas import (
     MULTILINE,
     ONE_LINE,
     CamelModel,
+    Flag,
     Money,
     PositiveMoney,
     Rate,
@@ -102,7 +103,7 @@ class ProductTerms(WireModel):
     delinquency_buckets: Annotated[list[BucketIn], Field(max_length=20)] = Field(
         default_factory=_default_buckets
     )
-    active: bool = True
+    active: Flag = True
 
     def product(self, code: str, version: int) -> Product:
         nested = {"underwriting", "delinquency_buckets", "product_code", "version"}

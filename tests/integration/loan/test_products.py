@@ -277,3 +277,9 @@ async def test_a_product_version_is_never_changed_or_removed_even_past_the_api(s
     async with system.loan.app.state.db.transaction() as conn:
         with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="never changed"):
             await conn.execute("DELETE FROM loan_product_versions WHERE product_code = 'AUTO'")
+
+
+async def test_active_is_true_or_false_never_a_number(loan_client):
+    refused = await loan_client.post(PRODUCTS, json={**AUTO36, "active": 0}, headers=ADMIN)
+    assert refused.status_code == 400
+    assert [d["field"] for d in body(refused)["error"]["details"]] == ["active"]

@@ -116,6 +116,19 @@ async def test_a_bad_loan_request_is_400_with_every_problem_and_starts_no_saga(s
     assert await reservations(system, person["customerId"]) == []
 
 
+async def test_a_long_value_the_loan_service_cut_is_said_to_be_cut_through_the_gateway(
+    system, gateway
+):
+    person = await customer(system, "longpurpose")
+    response = await apply_for_loan(gateway, person["customerId"], purpose="p" * 5000)
+    assert response.status_code == 400, response.text
+    [detail] = error(response)["details"]
+    assert detail["field"] == "purpose"
+    assert detail["rejectedValue"] == "p" * 100
+    assert detail["rejectedValueTruncated"] is True
+    assert await saga_count(gateway) == 0
+
+
 async def test_malformed_json_is_400_and_starts_no_saga(gateway):
     response = await gateway.client.post(
         LOANS, content=b'{"customerId": ', headers={"Content-Type": "application/json"}

@@ -19,7 +19,12 @@ TRACKING = "/api/v1/saga/states/{}"
 def refusal(status: int, error: dict[str, Any], **extra: Any) -> DomainError:
     """A service's (or a step's) refusal, to answer the client with as it was given."""
     details = [
-        FieldProblem(d.get("field", ""), d.get("message", ""), d.get("rejectedValue"))
+        FieldProblem(
+            d.get("field", ""),
+            d.get("message", ""),
+            d.get("rejectedValue"),
+            truncated=d.get("rejectedValueTruncated") is True,
+        )
         for d in error.get("details") or []
         if isinstance(d, dict)
     ]
