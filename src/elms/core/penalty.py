@@ -89,6 +89,11 @@ class PenaltyBalance:
         unpaid. Paying or waiving more penalty than is owed that day is refused."""
         if min(principal_interest_paid, penalty_paid, waived) < 0:
             raise ValueError("amounts paid or waived cannot be negative")
+        if self.since is not None and self.due_date < self.since and on < self.since:
+            # Accrual up to `since` is frozen already: a change dated before it would count
+            # those days twice. Changes come in date order (payments are never backdated
+            # before the last one applied); before the due date nothing accrues either way.
+            raise ValueError(f"a change on {on} comes before the last one, on {self.since}")
         if principal_interest_paid > self.unpaid:
             raise ValueError("more principal and interest paid than the installment owes")
         owed = self.owed(on, terms)

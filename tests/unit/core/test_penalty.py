@@ -149,3 +149,11 @@ def test_days_past_due_are_days_since_the_oldest_unpaid_due_date(offsets, shift)
     dates = [DUE + timedelta(days=o) for o in offsets]
     expected = max((on - min(dates)).days, 0) if dates else 0
     assert days_past_due(dates, on) == expected
+
+
+def test_a_change_dated_before_the_last_one_is_refused():
+    terms = PenaltyTerms(Decimal("0.001"))
+    balance = PenaltyBalance(DUE, Decimal("1000.00"), Decimal("1000.00"))
+    later = balance.changed(DUE + timedelta(days=20), terms, Decimal("100.00"))
+    with pytest.raises(ValueError, match="comes before the last one"):
+        later.changed(DUE + timedelta(days=10), terms, Decimal("100.00"))
