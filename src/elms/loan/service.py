@@ -29,6 +29,7 @@ from elms.loan.products import AllocationOrder, Product
 from elms.loan.repository import Application, Loan, PaymentTotals
 from elms.loan.schedule import InterestMethod, Schedule, build_schedule, due_dates
 from elms.loan.schemas import (
+    PRODUCT,
     ApplicantSnapshot,
     ApplyPaymentRequest,
     ApproveRequest,
@@ -83,7 +84,14 @@ def preview(request: ScheduleRequest, product: Product, today: date) -> Schedule
 
 
 async def product_for(db: Database, request: ScheduleRequest) -> Product:
-    """The product a request is made under (named, or its loan type's), if it is offered."""
+    """The product a request is made under (named, or its loan type's), if it is offered: the
+    one its route already found to judge the body (`PRODUCT`), else read now."""
+    found = PRODUCT.get()
+    if found is not None and (found.code, found.loan_type) == (
+        request.product_code or request.loan_type,
+        request.loan_type,
+    ):
+        return found
     return (await product_service.offered(db, request.product_code, request.loan_type)).product
 
 
