@@ -34,12 +34,15 @@ def _escapes(bank: Bank) -> list[tuple[str, str]]:
             ("POST", f"/api/v1/loans/{loan}/{up}/{loan}/approve"),
             ("POST", f"/api/v1/loans/{loan}/{up}/{loan}/disburse"),
             ("POST", f"/api/v1/loans/{loan}/{up}/{up}/{up}/{up}/internal/v1/loans/{loan}/payments"),
+            ("GET", f"/api/v1/loans/customer/{own}/{up}/{up}/loan-products/PERSONAL"),
+            ("POST", f"/api/v1/loans/customer/{own}/{up}/{up}/loan-products"),
         ]
     for sep in SEPARATORS:
         targets += [
             ("GET", f"/api/v1/customers/{own}{sep}..{sep}{other}"),
             ("GET", f"/api/v1/customers{sep}{other}"),
             ("POST", f"/api/v1/loans/{loan}{sep}approve"),
+            ("PUT", f"/api/v1/loan-products{sep}PERSONAL"),
         ]
     targets += [
         ("GET", f"//api/v1/customers/{other}"),
@@ -55,7 +58,7 @@ def _escapes(bank: Bank) -> list[tuple[str, str]]:
 
 def test_no_spelling_of_a_path_reaches_another_customer_or_an_officers_route(bank: Bank):
     for method, target in _escapes(bank):
-        body = {"notes": "x"} if method == "POST" else None
+        body = {"notes": "x"} if method in ("POST", "PUT") else None
         answer = bank.send(
             method, target, bank.as_customer(**{"Content-Type": "application/json"}), body
         )
