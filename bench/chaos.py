@@ -36,7 +36,7 @@ import typer
 from bench import faults
 from bench.system import admin_url, elms_up, environment, reconcile, token
 from elms.core import jsoncodec
-from elms.core.clock import today
+from elms.core.business_day import today
 
 app = typer.Typer(add_completion=False)
 

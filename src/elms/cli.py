@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -172,7 +172,6 @@ def demo(
     import httpx
 
     from elms.core import jsoncodec
-    from elms.core.clock import today
     from elms.demo import DemoFailed, Gateway, render, run, summary
     from elms.gateway.tokens import Role
 
@@ -184,11 +183,64 @@ def demo(
     with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
         api = Gateway(http, admin_token)
         try:
-            facts = summary(api, run(api, today()))
+            # The system's business date, not this machine's.
+            day = date.fromisoformat(api.call("GET", BUSINESS_DATE)["businessDate"])
+            facts = summary(api, run(api, day))
         except (DemoFailed, httpx.TransportError) as error:
             print(f"The demo stopped: {error}")
             raise typer.Exit(1) from error
     print(jsoncodec.dumps(facts) if as_json else render(facts))
+
+
+BUSINESS_DATE = "/api/v1/operations/business-date"
+# How often `elms cob` asks how far close of business has come.
+COB_POLL_SECONDS = 0.5
+
+
+@app.command()
+def cob(
+    until: Annotated[str, typer.Option("--until", help="The business date to reach (YYYY-MM-DD)")],
+    gateway_url: Annotated[str | None, typer.Option(help="Default: this machine's gateway")] = None,
+) -> None:
+    """Manual business-date mode: close of business for each day from the business date up to the
+    day before UNTIL, then the business date is UNTIL. Against a running system, as an
+    administrator; a close interrupted (a crash) is resumed, never done twice."""
+    import time
+
+    import httpx
+
+    from elms.gateway.tokens import Role
+
+    settings = _settings()
+    try:
+        target = date.fromisoformat(until)
+    except ValueError as error:
+        raise typer.BadParameter(f"not a date: {until!r}", param_hint="--until") from error
+    token = _mint(settings, "cob-operator", Role.ADMIN, None, 3600)
+    url = gateway_url or settings.service_urls()["gateway"]
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
+        start = http.get(BUSINESS_DATE).raise_for_status().json()["data"]["businessDate"]
+        moved = http.post(BUSINESS_DATE, json={"date": target.isoformat()})
+        if moved.status_code not in (200, 202):
+            problem = moved.json().get("error") or {}
+            print(f"Refused ({moved.status_code} {problem.get('code')}): {problem.get('message')}")
+            raise typer.Exit(1)
+        state = moved.json()["data"]
+        while date.fromisoformat(state["businessDate"]) < target:
+            time.sleep(COB_POLL_SECONDS)
+            state = http.get(BUSINESS_DATE).raise_for_status().json()["data"]
+        runs = http.get("/api/v1/operations/cob-runs", params={"size": 100}).json()["data"]
+    for run in reversed(runs["content"]):
+        if not start <= run["date"] < target.isoformat():
+            continue
+        print(
+            f"  closed {run['date']}: {run['loansProcessed']} loans,"
+            f" {run['installmentsOverdue']} installments overdue,"
+            f" {run['bucketChanges']} bucket moves"
+        )
+    print(f"The business date is {state['businessDate']}.")
 
 
 @app.command()
@@ -222,10 +274,11 @@ def reconcile(
     exits 1 when any invariant is violated. Needs the administrator's database URL: the embedded
     server's, or ELMS_DATABASE_URL."""
     from elms.core import jsoncodec
+    from elms.reconcile import Limits, render
     from elms.reconcile import reconcile as check
-    from elms.reconcile import render
 
-    report = asyncio.run(check(_admin(_settings())))
+    settings = _settings()
+    report = asyncio.run(check(_admin(settings), Limits(settings.non_performing_days)))
     print(jsoncodec.dumps(report.wire()) if as_json else render(report))
     if not report.balanced:
         raise typer.Exit(1)

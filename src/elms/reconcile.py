@@ -27,6 +27,15 @@ class Invariant:
     population: str
     # One row per violation: `subject` (what, with its id) and `detail` (the numbers).
     violations: str
+    # The settings the violations query takes, as $1, $2, … (Limits).
+    params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The settings some invariants depend on (the deployment's)."""
+
+    non_performing_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -185,16 +194,78 @@ INVARIANTS = (
     ),
     Invariant(
         "installment.status",
-        "an installment is PAID when nothing remains and only then; one never paid is unpaid",
+        "an installment is PAID when nothing remains (principal, interest, penalty) and only"
+        " then; one never paid is unpaid",
         "SELECT count(*) FROM loan_db.loan_installments",
         """SELECT format('loan %s installment %s', loan_id, installment_number) AS subject,
-                  format('%s with %s remaining of %s, %s paid', status,
-                         COALESCE(remaining_amount, total_amount), total_amount, paid_amount)
+                  format('%s with %s remaining of %s and %s penalty frozen, %s paid', status,
+                         COALESCE(remaining_amount, total_amount), total_amount,
+                         penalty_outstanding, paid_amount)
            FROM loan_db.loan_installments
-           WHERE (status = 'PAID') <> (COALESCE(remaining_amount, total_amount) = 0)
-              OR (status = 'PARTIALLY_PAID' AND paid_amount = 0)
+           WHERE (status = 'PAID')
+                 <> (COALESCE(remaining_amount, total_amount) = 0 AND penalty_outstanding = 0)
+              OR (status = 'PARTIALLY_PAID' AND paid_amount = 0 AND penalty_waived = 0)
               OR (status = 'PENDING'
                   AND COALESCE(remaining_amount, total_amount) <> total_amount)""",
+    ),
+    Invariant(
+        "installment.penalty",
+        "penalty balances are never negative, are dated when owed, and within the product's cap",
+        "SELECT count(*) FROM loan_db.loan_installments",
+        """SELECT format('loan %s installment %s', i.loan_id, i.installment_number) AS subject,
+                  format('penalty frozen %s on %s, paid %s, waived %s, cap %s',
+                         i.penalty_outstanding, COALESCE(i.penalty_frozen_on::text, 'no date'),
+                         i.penalty_applied, i.penalty_waived,
+                         COALESCE(round(i.total_amount * v.penalty_cap_ratio, 2)::text, 'none'))
+           FROM loan_db.loan_installments i
+           JOIN loan_db.loans l ON l.loan_id = i.loan_id
+           JOIN loan_db.loan_product_versions v
+             ON v.product_code = l.product_code AND v.version = l.product_version
+           WHERE i.penalty_outstanding < 0 OR i.penalty_waived < 0 OR i.penalty_applied < 0
+              OR (i.penalty_outstanding > 0 AND i.penalty_frozen_on IS NULL)
+              OR i.penalty_outstanding + i.penalty_applied + i.penalty_waived
+                 > round(i.total_amount * v.penalty_cap_ratio, 2)""",
+    ),
+    Invariant(
+        "loan.oldest_unpaid",
+        "a loan's oldest unpaid due date (what its days past due count from) is its installments'",
+        "SELECT count(*) FROM loan_db.loans",
+        """SELECT 'loan ' || l.loan_id AS subject,
+                  format('oldest unpaid due date %s, installments say %s',
+                         COALESCE(l.oldest_unpaid_due_date::text, 'none'),
+                         COALESCE(u.oldest::text, 'none'))
+           FROM loan_db.loans l
+           CROSS JOIN LATERAL (SELECT min(due_date) AS oldest FROM loan_db.loan_installments
+                               WHERE loan_id = l.loan_id AND status <> 'PAID') u
+           WHERE l.oldest_unpaid_due_date IS DISTINCT FROM u.oldest""",
+    ),
+    Invariant(
+        "loan.delinquency",
+        "an active loan's bucket and non-performing flag are its days past due's on the last"
+        " closed business date (loans changed since that close began excepted)",
+        """SELECT count(*) FROM loan_db.loans
+           WHERE status = 'ACTIVE' AND EXISTS (SELECT 1 FROM loan_db.cob_runs
+                                               WHERE status = 'COMPLETED')""",
+        """WITH closed AS (SELECT business_date, started_at FROM loan_db.cob_runs
+                           WHERE status = 'COMPLETED' ORDER BY business_date DESC LIMIT 1)
+           SELECT 'loan ' || l.loan_id AS subject,
+                  format('%s (non-performing %s), but %s days past due on %s: %s (%s)',
+                         l.delinquency_bucket, l.non_performing, d.dpd, c.business_date,
+                         b.name, d.dpd > $1)
+           FROM loan_db.loans l
+           CROSS JOIN closed c
+           JOIN loan_db.loan_product_versions v
+             ON v.product_code = l.product_code AND v.version = l.product_version
+           CROSS JOIN LATERAL (
+               SELECT CASE WHEN l.oldest_unpaid_due_date < c.business_date
+                           THEN c.business_date - l.oldest_unpaid_due_date ELSE 0 END AS dpd) d
+           CROSS JOIN LATERAL (
+               SELECT x->>'name' AS name FROM jsonb_array_elements(v.delinquency_buckets) x
+               WHERE (x->>'minDays')::int <= d.dpd
+               ORDER BY (x->>'minDays')::int DESC LIMIT 1) b
+           WHERE l.status = 'ACTIVE' AND l.updated_at < c.started_at
+             AND (l.delinquency_bucket <> b.name OR l.non_performing <> (d.dpd > $1))""",
+        params=("non_performing_days",),
     ),
     Invariant(
         "payment.rows",
@@ -284,7 +355,7 @@ INVARIANTS = (
 )
 
 
-async def reconcile(admin_url: str) -> Report:
+async def reconcile(admin_url: str, limits: Limits = Limits()) -> Report:
     """Check every invariant, in one repeatable-read snapshot so the four schemas are read at
     the same moment."""
     report = Report()
@@ -295,7 +366,9 @@ async def reconcile(admin_url: str) -> Report:
                 report.checked[invariant.name] = await conn.fetchval(invariant.population)
                 report.violations += [
                     Violation(invariant.name, row[0], row[1])
-                    for row in await conn.fetch(invariant.violations)
+                    for row in await conn.fetch(
+                        invariant.violations, *(getattr(limits, p) for p in invariant.params)
+                    )
                 ]
     finally:
         await conn.close()

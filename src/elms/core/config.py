@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, model_validator
@@ -126,7 +127,15 @@ class Settings(BaseSettings):
     # approval reaches the customer service in milliseconds; the interval is the fallback.
     outbox_listen: bool = True
     outbox_backoff_seconds: float = 2
-    overdue_interval_seconds: float = 300
+
+    # The business day (docs/business-day.md): `calendar`, the UTC date, each day closed by
+    # itself soon after it ends; `manual`, moved forward only by an administrator (tests, demos,
+    # books brought over from another system). Close of business looks for work this often,
+    # in loans per transaction; a loan more than `non_performing_days` past due is non-performing.
+    business_date_mode: Literal["calendar", "manual"] = "calendar"
+    cob_interval_seconds: float = 60
+    cob_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    non_performing_days: int = Field(default=90, ge=1)
 
     # The rates, ranges, underwriting thresholds and payment terms a loan is made under are its
     # product's (loan products, docs/products.md), not settings. What stays global: the largest

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from elms.core import jsoncodec
+from elms.core import business_day, jsoncodec
 from elms.core.clock import iso_utc, utcnow
 from elms.core.context import request_id_var, request_started_var
 from elms.core.errors import DomainError, FieldProblem
@@ -26,6 +26,9 @@ class Metadata(BaseModel):
     request_id: str | None = Field(alias="requestId")
     processing_time: str = Field(alias="processingTime", examples=["12ms"])
     version: str = Field(examples=[API_VERSION])
+    business_date: date = Field(
+        alias="businessDate", description="The system's business date when this was answered"
+    )
 
 
 class FieldError(BaseModel):
@@ -80,7 +83,12 @@ class EnvelopeResponse(Response):
 def _metadata() -> dict[str, Any]:
     started = request_started_var.get()
     elapsed = f"{round((time.perf_counter() - started) * 1000)}ms" if started else "0ms"
-    return {"requestId": request_id_var.get(), "processingTime": elapsed, "version": API_VERSION}
+    return {
+        "requestId": request_id_var.get(),
+        "processingTime": elapsed,
+        "version": API_VERSION,
+        "businessDate": business_day.today().isoformat(),
+    }
 
 
 def success_body(data: Any, message: str) -> dict[str, Any]:

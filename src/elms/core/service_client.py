@@ -11,6 +11,8 @@ import aiohttp
 import yarl
 
 from elms.core import jsoncodec
+from elms.core.business_day import HEADER as BUSINESS_DATE_HEADER
+from elms.core.business_day import BusinessDay
 from elms.core.context import request_id_var, saga_id_var
 
 # Marks an answer that passes on another service's failure (core/web.py sets it): the caller's
@@ -135,9 +137,15 @@ class ServiceClient:
     safe for any request since it never reached the service. A timeout is not retried."""
 
     def __init__(
-        self, base_urls: dict[str, str], timeout_seconds: float = 10.0, credential: str = ""
+        self,
+        base_urls: dict[str, str],
+        timeout_seconds: float = 10.0,
+        credential: str = "",
+        business: BusinessDay | None = None,
     ) -> None:
         self.credential = credential
+        # Every answer of the loan service says the business date: the caller learns it there.
+        self.business = business
         self.replicas = {
             name: [u.strip().rstrip("/") for u in urls.split(",") if u.strip()]
             for name, urls in base_urls.items()
@@ -192,6 +200,9 @@ class ServiceClient:
         """`params` is a mapping to encode, or a query string already encoded (as the gateway
         received it); `path_encoded`, the path is sent exactly as given."""
         headers = {**(headers or {}), "X-ELMS-Service-Token": self.credential}
+        if self.business is not None and self.business.manual:
+            # What this service knows of the business date, for the one it calls to learn.
+            headers[BUSINESS_DATE_HEADER] = self.business.today().isoformat()
         replicas = self.replicas[service]
         start = self._next[service]
         self._next[service] = (start + 1) % len(replicas)
@@ -207,6 +218,8 @@ class ServiceClient:
                     params=None if isinstance(params, str) else params,
                     allow_redirects=False,
                 ) as answer:
+                    if self.business is not None and service == "loan":
+                        self.business.learn_text(answer.headers.get(BUSINESS_DATE_HEADER))
                     return RawResponse(answer.status, answer.headers, await answer.read())
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
                 # Refused, or no connection made (or freed in our pool) in time: the request

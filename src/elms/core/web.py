@@ -4,6 +4,7 @@ error mapping, idempotent commands and the actuator."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
 import time
@@ -24,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from elms.core import background, envelope, idempotency, jsoncodec, outbox
 from elms.core.background import Job
+from elms.core.business_day import HEADER as BUSINESS_DATE_HEADER
+from elms.core.business_day import BusinessDay, business_day_var
 from elms.core.canonical import CanonicalRequest
 from elms.core.clock import utcnow
 from elms.core.config import SERVICES, Settings
@@ -38,6 +41,7 @@ from elms.core.database import (
 from elms.core.errors import DomainError, FieldProblem, not_found
 from elms.core.ids import new_id
 from elms.core.internal_auth import ACTING_USER, RequireServiceCredential, service_credential
+from elms.core.internal_auth import HEADER as CREDENTIAL_HEADER
 from elms.core.observability import Metrics
 from elms.core.principal import Caller
 from elms.core.service_client import (
@@ -210,11 +214,13 @@ def access_log_level(status: int) -> int:
 
 
 class RequestContextMiddleware:
-    """Request id (accepted or made), timing, access log and Prometheus counts, as plain ASGI."""
+    """Request id (accepted or made), the service's business day, timing, access log and
+    Prometheus counts, as plain ASGI."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, business: BusinessDay) -> None:
         self.app = app
         self.metrics = metrics
+        self.business = business
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -229,6 +235,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         id_token = request_id_var.set(request_id)
         start_token = request_started_var.set(started)
+        day_token = business_day_var.set(self.business)
         status_holder: dict[str, Any] = {"status": 500}
 
         async def send_with_id(message: Message) -> None:
@@ -239,6 +246,10 @@ class RequestContextMiddleware:
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode("latin-1")),
+                    (
+                        BUSINESS_DATE_HEADER.lower().encode("latin-1"),
+                        self.business.today().isoformat().encode("latin-1"),
+                    ),
                 ]
             await send(message)
 
@@ -268,7 +279,32 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(id_token)
             request_started_var.reset(start_token)
+            business_day_var.reset(day_token)
             saga_id_var.reset(saga_token)
+
+
+class LearnBusinessDate:
+    """A service other than the loan service learns the business date its caller knows (the
+    gateway, or another service, says it on every call: ServiceClient), from callers that
+    present the internal credential only: a client cannot move a service's date (health and
+    info answer without the credential, so this checks it again)."""
+
+    def __init__(self, app: ASGIApp, business: BusinessDay, credential: str) -> None:
+        self.app = app
+        self.business = business
+        self.credential = credential.encode()
+        self.header = BUSINESS_DATE_HEADER.lower().encode("latin-1")
+        self.credential_header = CREDENTIAL_HEADER.lower().encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            told = headers.get(self.header)
+            if told and hmac.compare_digest(
+                headers.get(self.credential_header, b""), self.credential
+            ):
+                self.business.learn_text(told.decode("latin-1"))
+        await self.app(scope, receive, send)
 
 
 # --- per-request access for routes ----------------------------------------------------------
@@ -366,14 +402,34 @@ SerialId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 JobsFactory = Callable[[Database, Settings, ServiceClient], list[Job]]
 
 
+async def _learn_business_date(services: ServiceClient) -> int:
+    # The answer's header is the point: the client learns the date from it (ServiceClient).
+    await services.call("loan", "GET", "/api/v1/operations/business-date")
+    return 0
+
+
 def _platform_jobs(
-    db: Database, settings: Settings, services: ServiceClient, wake: asyncio.Event
+    name: str, db: Database, settings: Settings, services: ServiceClient, wake: asyncio.Event
 ) -> list[Job]:
     """Jobs every service runs: the outbox relay (woken by `wake` as well as on its interval)
-    and the purge of expired idempotency keys."""
+    and the purge of expired idempotency keys; and, in manual business-date mode, for the
+    services other than the loan service (which owns the date), a read of the business date at
+    start and now and then after (they learn it from every loan answer and event as well)."""
     deliver = outbox.http_delivery(services)
     deadline = outbox.delivery_deadline(settings.service_call_timeout_seconds)
+    learn = (
+        [
+            Job(
+                "business-date",
+                settings.cob_interval_seconds,
+                lambda: _learn_business_date(services),
+            )
+        ]
+        if settings.business_date_mode == "manual" and name != "loan"
+        else []
+    )
     return [
+        *learn,
         Job(
             "outbox-relay",
             settings.outbox_interval_seconds,
@@ -404,6 +460,7 @@ def create_service_app(
     jobs: JobsFactory,
     middleware: Sequence[tuple[type, dict[str, Any]]] = (),
     public: bool = False,
+    on_start: Sequence[Callable[[FastAPI], Awaitable[Any]]] = (),
     on_stop: Sequence[Callable[[], Awaitable[Any]]] = (),
 ) -> FastAPI:
     """A service: its pool and its client for the other services opened on start, its
@@ -412,20 +469,23 @@ def create_service_app(
 
     spec = SERVICES[name]
     credential = service_credential(settings)
+    business = BusinessDay(settings.business_date_mode)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = await Database.open(dsn, spec.schema, name, PoolConfig.for_service(spec, settings))
         services = ServiceClient(
-            settings.service_urls(), settings.service_call_timeout_seconds, credential
+            settings.service_urls(), settings.service_call_timeout_seconds, credential, business
         )
         app.state.db = db
         app.state.services = services
         wake = asyncio.Event()
         try:
+            for start in on_start:
+                await start(app)
             all_jobs = [
                 *jobs(db, settings, services),
-                *_platform_jobs(db, settings, services, wake),
+                *_platform_jobs(name, db, settings, services, wake),
             ]
             async with AsyncExitStack() as stack:
                 if settings.outbox_listen:
@@ -452,7 +512,10 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.service_name = name
+    app.state.business_day = business
     app.state.metrics = Metrics(name)
+    if not public and name != "loan":
+        app.add_middleware(LearnBusinessDate, business=business, credential=credential)
     # Innermost: what is not canonical reaches no route (and, at the gateway, is still audited).
     app.add_middleware(CanonicalRequest)
     # Outermost first in `middleware`; the request context wraps them all, so that even a
@@ -466,7 +529,7 @@ def create_service_app(
         prefix="/actuator/" if public else "/",
         metrics_token=settings.metrics_token,
     )
-    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, business=business)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(DomainError, _domain_refused)
     app.add_exception_handler(StarletteHTTPException, _http_error)

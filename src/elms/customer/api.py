@@ -255,6 +255,11 @@ async def restore_credit(customer_id: str, body: RestoreCreditRequest, call: Cal
 
 @internal.post("/events")
 async def receive_event(body: IncomingEvent, call: CallDep) -> Response:
+    if body.event_type in events.NOTICES:
+        if body.event_type == "BUSINESS_DATE_CHANGED":
+            call.request.app.state.business_day.learn_text(str(body.data.get("businessDate")))
+        outcome = await events.note(call.db, body.event_id, body.event_type, body.source_service)
+        return envelope.success({"eventId": body.event_id, "outcome": outcome}, "Event received")
     event = events.LoanEvent.from_wire(
         body.event_id, body.event_type, body.source_service, body.data
     )

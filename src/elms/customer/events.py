@@ -55,6 +55,19 @@ class LoanEvent:
             raise invalid("data", f"not a loan event: {error}") from error
 
 
+# Events the customer service is told of and keeps nothing of: the business date moved (the
+# service learns it, in memory), a loan moved between delinquency buckets (the loan service keeps
+# its history). Each is still taken once.
+NOTICES = frozenset({"BUSINESS_DATE_CHANGED", "LOAN_DELINQUENCY_CHANGED"})
+
+
+async def note(db: Database, event_id: int, event_type: str, source: str) -> str:
+    async with db.transaction() as conn:
+        if not await outbox.first_delivery(conn, source, event_id, event_type):
+            return "DUPLICATE"
+    return "NOTED"
+
+
 async def consume(db: Database, event: LoanEvent, now: datetime) -> str:
     """Apply the event unless it was applied before; returns APPLIED, DUPLICATE or IGNORED."""
     handler = _HANDLERS.get(event.event_type)

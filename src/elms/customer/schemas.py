@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from elms.core.clock import today
+from elms.core.business_day import today
 from elms.core.schemas import (
     MULTILINE,
     ONE_LINE,

@@ -54,7 +54,10 @@ TAGS = [
     {"name": "payments", "description": "Quotes and payments"},
     {"name": "sagas", "description": "The LOAN_CREATION and PAYMENT_PROCESSING sagas"},
     {"name": "auth", "description": "Sessions"},
-    {"name": "operations", "description": "Health, info and metrics"},
+    {
+        "name": "operations",
+        "description": "The business date and close of business; health, info and metrics",
+    },
 ]
 BEARER = "bearerAuth"
 CREDENTIAL = "serviceCredential"

@@ -31,6 +31,7 @@ IDEMPOTENT = {
     ("POST", f"{_L}/disburse"),
     ("POST", f"{_L}/cancel"),
     ("POST", f"{_L}/documents/{{documentId}}/verify"),
+    ("POST", f"{_L}/installments/{{installmentNumber}}/waive-penalty"),
     ("POST", "/api/v1/payments"),
     ("POST", "/api/v1/saga/loan-creation"),
 }
@@ -79,6 +80,13 @@ _ROUTE_ERRORS: dict[tuple[str, str], dict[int, list[str]]] = {
         422: ["INVALID_LOAN_STATE", "INSTALLMENT_NOT_PAYABLE", "PAYMENT_AMOUNT_TOO_LOW"]
     },
     ("POST", "/api/v1/payments"): {**_SAGA_ENDINGS, **_PAYMENT_REFUSALS},
+    ("POST", f"{_L}/installments/{{installmentNumber}}/waive-penalty"): {
+        422: ["INVALID_LOAN_STATE", "WAIVER_EXCEEDS_PENALTY"]
+    },
+    ("POST", "/api/v1/operations/business-date"): {
+        409: ["COB_RUNNING"],
+        422: ["BUSINESS_DATE_MODE_CALENDAR", "BUSINESS_DATE_NOT_FORWARD"],
+    },
     ("POST", "/api/v1/saga/{sagaId}/cancel"): {
         409: ["SAGA_NOT_RUNNING", "SAGA_PAST_POINT_OF_NO_RETURN"]
     },

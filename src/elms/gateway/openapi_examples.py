@@ -82,6 +82,11 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "loanType": "AUTO",
         "maxRate": "0.10",
     },
+    ("POST", "/api/v1/loans/{loanId}/installments/{installmentNumber}/waive-penalty"): {
+        "amount": "12.50",
+        "reason": "Bank holiday: the transfer was sent on the due date",
+    },
+    ("POST", "/api/v1/operations/business-date"): {"date": "2027-01-15"},
     ("POST", "/api/v1/saga/loan-creation"): {
         **_LOAN,
         "sagaTimeout": 300,

@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 from starlette.responses import Response
 
 from elms.core import envelope, jsoncodec
-from elms.core.clock import utcnow
+from elms.core.business_day import today
 from elms.core.context import request_id_var
 from elms.core.envelope import Envelope
 from elms.core.errors import DomainError, not_found
@@ -173,7 +173,7 @@ async def check_ownership(request: Request, principal: Principal, body: Any) -> 
         request.state.route,
         body,
         resource_fetcher(request.app.state.services),
-        utcnow().date().isoformat(),
+        today().isoformat(),
     )
 
 

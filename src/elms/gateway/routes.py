@@ -84,6 +84,7 @@ _O = Ownership
 _CUSTOMER = "/api/v1/customers/{customerId}"
 _LOAN = "/api/v1/loans/{loanId}"
 _PRODUCTS = "/api/v1/loan-products"
+_OPERATIONS = "/api/v1/operations"
 
 ROUTES: tuple[PublicRoute, ...] = (
     # customers (api.md §2)
@@ -127,6 +128,15 @@ ROUTES: tuple[PublicRoute, ...] = (
     PublicRoute("GET", "/api/v1/loans/customer/{customerId}", _L, "loan:read", _O.CUSTOMER_IN_PATH),
     PublicRoute("GET", _LOAN, _L, "loan:read", _O.LOAN_IN_PATH),
     PublicRoute("GET", f"{_LOAN}/installments", _L, "loan:read", _O.LOAN_IN_PATH),
+    PublicRoute(
+        "POST",
+        f"{_LOAN}/installments/{{installmentNumber}}/waive-penalty",
+        _L,
+        "loan:approve",
+        _O.OFFICERS,
+        Body.JSON,
+    ),
+    PublicRoute("GET", f"{_LOAN}/delinquency-history", _L, "loan:read", _O.LOAN_IN_PATH),
     PublicRoute("POST", f"{_LOAN}/approve", _L, "loan:approve", _O.OFFICERS, Body.JSON),
     PublicRoute("POST", f"{_LOAN}/reject", _L, "loan:approve", _O.OFFICERS, Body.JSON),
     PublicRoute("POST", f"{_LOAN}/disburse", _L, "loan:approve", _O.OFFICERS, Body.JSON),
@@ -153,6 +163,12 @@ ROUTES: tuple[PublicRoute, ...] = (
         "PUT", f"{_PRODUCTS}/{{productCode}}", _L, "product:manage", _O.OFFICERS, Body.JSON
     ),
     PublicRoute("GET", f"{_PRODUCTS}/{{productCode}}/versions", _L, "loan:read", _O.OFFICERS),
+    # the business day: anyone signed in reads the date; administrators move it
+    PublicRoute("GET", f"{_OPERATIONS}/business-date", _L, "loan:read", _O.NOTHING),
+    PublicRoute(
+        "POST", f"{_OPERATIONS}/business-date", _L, "operations:manage", _O.OFFICERS, Body.JSON
+    ),
+    PublicRoute("GET", f"{_OPERATIONS}/cob-runs", _L, "loan:read", _O.OFFICERS),
     # payments (api.md §4); paying runs the PAYMENT_PROCESSING saga at the gateway
     PublicRoute(
         "POST", "/api/v1/payments/calculate", _P, "payment:read", _O.LOAN_IN_BODY, Body.JSON

@@ -33,6 +33,7 @@ ALL_SCOPES = (
     "saga:read",
     "saga:manage",
     "product:manage",
+    "operations:manage",
 )
 MAX_SUBJECT = 255
 # A customer reads and acts on their own things; officers run the book; admins run everything.
@@ -47,7 +48,9 @@ ROLE_SCOPES = {
         # Their own sagas only: a loan application or payment they started (gateway/saga/api.py).
         "saga:read",
     ),
-    Role.LOAN_OFFICER: tuple(s for s in ALL_SCOPES if s not in {"saga:manage", "product:manage"}),
+    Role.LOAN_OFFICER: tuple(
+        s for s in ALL_SCOPES if s not in {"saga:manage", "product:manage", "operations:manage"}
+    ),
     Role.ADMIN: ALL_SCOPES,
 }
 

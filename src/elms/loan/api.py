@@ -9,6 +9,7 @@ from fastapi import Depends, File, Form, Query, Request, UploadFile
 from starlette.responses import FileResponse, Response
 
 from elms.core import envelope, idempotency
+from elms.core.business_day import today
 from elms.core.clock import utcnow
 from elms.core.envelope import Envelope
 from elms.core.principal import forbidden
@@ -29,7 +30,13 @@ from elms.loan import document_service, service
 from elms.loan.documents import EXTENSIONS, VerificationStatus
 from elms.loan.domain import LoanStatus, LoanType
 from elms.loan.repository import Document, Loan
-from elms.loan.responses import LoanDetailsOut, PreviewOut, ScheduleOut
+from elms.loan.responses import (
+    DelinquencyMoveOut,
+    LoanDetailsOut,
+    PreviewOut,
+    ScheduleOut,
+    WaiverOut,
+)
 from elms.loan.schemas import (
     PRODUCT,
     ApplyPaymentRequest,
@@ -44,6 +51,7 @@ from elms.loan.schemas import (
     RejectRequest,
     SagaLoanRequest,
     VerifyDocumentRequest,
+    WaivePenaltyRequest,
 )
 
 # Who may do what (architecture.md §3), declared on each route: the list of every loan and the
@@ -84,7 +92,7 @@ PRODUCT_RANGES = Depends(_product_ranges)
 @loans.post("/preview", dependencies=[PRODUCT_RANGES], response_model=Envelope[PreviewOut])
 async def preview_loan(body: PreviewRequest, call: CallDep) -> Response:
     product = await service.product_for(call.db, body)
-    schedule = service.preview(body, product, utcnow().date())
+    schedule = service.preview(body, product, today())
     return envelope.success(PreviewOut.of(schedule, body, product), "Schedule preview")
 
 
@@ -97,7 +105,7 @@ async def _create(request: SagaLoanRequest, call: Call) -> Response:
 
     async def work() -> dict[str, Any]:
         view, _ = await service.create_loan(call.db, call.settings, request, now, applicant)
-        return LoanDetailsOut.of(view)
+        return LoanDetailsOut.of(view, call.settings.non_performing_days)
 
     return await call.answer(work, "Loan application created", 201)
 
@@ -119,7 +127,7 @@ async def validate_loan(body: LoanRequest, call: CallDep) -> Response:
     """The gateway's check of a loan request before it starts a saga: 400 with every problem
     (outside its product's ranges, the schedule's total within NUMERIC(15,2) too), 404 or 422
     for a product not offered, or the request as the saga will send it."""
-    service.preview(body, await service.product_for(call.db, body), utcnow().date())
+    service.preview(body, await service.product_for(call.db, body), today())
     return envelope.success(body.wire(), "Loan request is valid")
 
 
@@ -168,7 +176,8 @@ async def customer_loans(
 
 @loans.get("/{loan_id}", dependencies=[OWN_LOAN], response_model=Envelope[LoanDetailsOut])
 async def get_loan(loan_id: str, call: CallDep) -> Response:
-    return envelope.success(LoanDetailsOut.of(await service.get_loan(call.db, loan_id)), "Loan")
+    view = await service.get_loan(call.db, loan_id)
+    return envelope.success(LoanDetailsOut.of(view, call.settings.non_performing_days), "Loan")
 
 
 @loans.get("/{loan_id}/installments", dependencies=[OWN_LOAN], response_model=Envelope[ScheduleOut])
@@ -303,3 +312,59 @@ async def verify_document(
 
 def _document(document: Document) -> dict[str, Any]:
     return DocumentOut.model_validate(document, from_attributes=True).wire()
+
+
+@loans.post(
+    "/{loan_id}/installments/{installment_number}/waive-penalty",
+    dependencies=[OFFICERS_ONLY],
+    response_model=Envelope[WaiverOut],
+)
+async def waive_penalty(
+    loan_id: str, installment_number: SerialId, body: WaivePenaltyRequest, call: CallDep
+) -> Response:
+    """An officer waives an installment's late penalty (all it owes on the business date when
+    no amount is given): 422 WAIVER_EXCEEDS_PENALTY for more than it owes."""
+
+    async def work() -> dict[str, Any]:
+        return await service.waive_penalty(
+            call.db,
+            loan_id,
+            installment_number,
+            body,
+            call.acting_user() or "unknown",
+            today(),
+            utcnow(),
+        )
+
+    return await call.answer(work, "Penalty waived")
+
+
+@loans.get(
+    "/{loan_id}/delinquency-history",
+    dependencies=[OWN_LOAN],
+    response_model=Envelope[Page[DelinquencyMoveOut]],
+)
+async def delinquency_history(
+    loan_id: str, call: CallDep, page: PageNumber = 0, size: PageSize = 20
+) -> Response:
+    """The loan's moves between delinquency buckets, one per close of business at most,
+    newest first."""
+    rows, total = await service.delinquency_history(call.db, loan_id, page, size)
+    return envelope.success(
+        Page[dict].of([_history_row(r) for r in rows], page, size, total).wire(),
+        "Delinquency history",
+    )
+
+
+def _history_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "businessDate": row["business_date"],
+        "previousBucket": row["previous_bucket"],
+        "bucket": row["bucket"],
+        "daysPastDue": row["days_past_due"],
+        "previousNonPerforming": row["previous_non_performing"],
+        "nonPerforming": row["non_performing"],
+        "oldestUnpaidDueDate": row["oldest_unpaid_due_date"],
+        "cobRunId": row["cob_run_id"],
+        "recordedAt": row["created_at"],
+    }

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from elms.core.errors import business_rule
 from elms.core.money import ZERO
+from elms.core.penalty import PenaltyBalance, PenaltyTerms, PenaltyTooLarge
 
 
 class LoanStatus(StrEnum):
@@ -93,15 +94,38 @@ class Installment:
     # Paid of each part so far (a product's allocation order may pay principal first).
     principal_paid: Decimal = ZERO
     interest_paid: Decimal = ZERO
+    # The late penalty as a balance (elms.core.penalty): frozen at the last change of the unpaid
+    # amount, on `penalty_frozen_on`; and what officers waived.
+    penalty_outstanding: Decimal = ZERO
+    penalty_frozen_on: date | None = None
+    penalty_waived: Decimal = ZERO
 
     @property
     def remaining(self) -> Decimal:
-        """Principal and interest still owed (penalties and discounts are settled as paid)."""
+        """Principal and interest still owed (the penalty is a balance of its own)."""
         return self.total_amount if self.remaining_amount is None else self.remaining_amount
 
     @property
     def is_settled(self) -> bool:
         return self.status == InstallmentStatus.PAID
+
+    @property
+    def penalty(self) -> PenaltyBalance:
+        return PenaltyBalance(
+            due_date=self.due_date,
+            total=self.total_amount,
+            unpaid=self.remaining,
+            frozen=self.penalty_outstanding,
+            since=self.penalty_frozen_on,
+            settled=self.penalty_applied + self.penalty_waived,
+        )
+
+    def penalty_owed(self, on: date, terms: PenaltyTerms) -> Decimal:
+        return ZERO if self.is_settled else self.penalty.owed(on, terms)
+
+    def amount_owed(self, on: date, terms: PenaltyTerms) -> Decimal:
+        """Principal, interest and penalty owed on `on` (before any early discount)."""
+        return ZERO if self.is_settled else self.remaining + self.penalty_owed(on, terms)
 
 
 @dataclass(frozen=True)
@@ -129,6 +153,9 @@ class InstallmentChange:
     remaining_amount: Decimal
     principal_paid: Decimal
     interest_paid: Decimal
+    penalty_outstanding: Decimal
+    penalty_frozen_on: date | None
+    penalty_waived: Decimal
 
 
 # The order a partial payment pays an installment's parts unless the loan's product says
@@ -139,13 +166,15 @@ DEFAULT_ORDER = ("interest", "principal", "penalty")
 def apply_payment(
     installments: list[Installment],
     parts: list[InstallmentPayment],
+    on: date,
+    terms: PenaltyTerms,
     order: tuple[str, ...] = DEFAULT_ORDER,
 ) -> list[InstallmentChange]:
-    """The installments' new amounts and statuses after a payment. Refuses a part that pays an
-    installment already paid, more principal or interest than it still owes, negative money, a
-    discount above the interest it pays, or a part out of the loan's allocation `order` (a later
-    part paid while an earlier one is still owed). What penalty is owed the payment service
-    computed; it is not checked here."""
+    """The installments' new amounts, penalty balances and statuses after a payment on `on`.
+    Refuses a part that pays an installment already paid, more of a part than it owes that day
+    (the penalty included), negative money, a discount above the interest it pays, or a part out
+    of the loan's allocation `order` (a later part paid while an earlier one is still owed). An
+    installment is PAID only once its principal, interest and penalty are all paid or waived."""
     by_number = {i.installment_number: i for i in installments}
     changes = []
     for part in parts:
@@ -154,9 +183,16 @@ def apply_payment(
             raise business_rule(
                 f"Loan has no installment {part.installment_number}", "INSTALLMENT_NOT_PAYABLE"
             )
+        refused = business_rule(
+            f"Installment {part.installment_number} cannot take this payment",
+            "INSTALLMENT_NOT_PAYABLE",
+        )
+        if target.is_settled:
+            raise refused
         owed = {
             "interest": target.interest_amount - target.interest_paid,
             "principal": target.principal_amount - target.principal_paid,
+            "penalty": target.penalty.owed(on, terms),
         }
         paid = {
             "interest": part.interest_paid,
@@ -164,31 +200,105 @@ def apply_payment(
             "penalty": part.penalty_paid,
         }
         if (
-            target.is_settled
-            or min(*paid.values(), part.discount_applied) < ZERO
+            min(*paid.values(), part.discount_applied) < ZERO
             or any(paid[name] > owed[name] for name in owed)
             # A discount reduces interest paid (api.md §4 rule 4): never more than it.
             or part.discount_applied > part.interest_paid
             or _out_of_order(order, owed, paid)
         ):
-            raise business_rule(
-                f"Installment {part.installment_number} cannot take this payment",
-                "INSTALLMENT_NOT_PAYABLE",
+            raise refused
+        try:
+            balance = target.penalty.changed(
+                on, terms, part.principal_paid + part.interest_paid, part.penalty_paid
             )
-        remaining = target.remaining - part.principal_paid - part.interest_paid
+        except (PenaltyTooLarge, ValueError) as error:
+            raise business_rule(
+                f"Installment {part.installment_number} cannot take this payment: {error}",
+                "INSTALLMENT_NOT_PAYABLE",
+            ) from error
         changes.append(
-            InstallmentChange(
-                part.installment_number,
-                InstallmentStatus.PAID if remaining == ZERO else InstallmentStatus.PARTIALLY_PAID,
-                target.paid_amount + part.cash,
-                target.discount_applied + part.discount_applied,
-                target.penalty_applied + part.penalty_paid,
-                remaining,
-                target.principal_paid + part.principal_paid,
-                target.interest_paid + part.interest_paid,
+            _changed(
+                target,
+                balance,
+                on,
+                terms,
+                paid_amount=target.paid_amount + part.cash,
+                discount_applied=target.discount_applied + part.discount_applied,
+                principal_paid=target.principal_paid + part.principal_paid,
+                interest_paid=target.interest_paid + part.interest_paid,
+                penalty_applied=target.penalty_applied + part.penalty_paid,
+                penalty_waived=target.penalty_waived,
+                paying=True,
             )
         )
     return changes
+
+
+def _changed(
+    target: Installment,
+    balance: PenaltyBalance,
+    on: date,
+    terms: PenaltyTerms,
+    *,
+    paid_amount: Decimal,
+    discount_applied: Decimal,
+    principal_paid: Decimal,
+    interest_paid: Decimal,
+    penalty_applied: Decimal,
+    penalty_waived: Decimal,
+    paying: bool,
+) -> InstallmentChange:
+    if balance.settled_in_full(on, terms):
+        status = InstallmentStatus.PAID
+    elif paying:
+        status = InstallmentStatus.PARTIALLY_PAID
+    else:
+        status = InstallmentStatus(target.status)
+    return InstallmentChange(
+        target.installment_number,
+        status,
+        paid_amount,
+        discount_applied,
+        penalty_applied,
+        balance.unpaid,
+        principal_paid,
+        interest_paid,
+        # Paid in full within the grace period, what accrued is forgiven.
+        ZERO if status == InstallmentStatus.PAID else balance.frozen,
+        balance.since,
+        penalty_waived,
+    )
+
+
+class WaiverTooLarge(Exception):
+    def __init__(self, owed: Decimal) -> None:
+        self.owed = owed
+
+
+def waive_penalty(
+    target: Installment, amount: Decimal | None, on: date, terms: PenaltyTerms
+) -> tuple[InstallmentChange, Decimal]:
+    """An officer waives `amount` of the penalty the installment owes on `on` (all of it when
+    None): the change and the amount waived. More than is owed raises WaiverTooLarge."""
+    owed = target.penalty_owed(on, terms)
+    waived = owed if amount is None else amount
+    if waived > owed or waived <= ZERO:
+        raise WaiverTooLarge(owed)
+    balance = target.penalty.changed(on, terms, ZERO, ZERO, waived)
+    change = _changed(
+        target,
+        balance,
+        on,
+        terms,
+        paid_amount=target.paid_amount,
+        discount_applied=target.discount_applied,
+        principal_paid=target.principal_paid,
+        interest_paid=target.interest_paid,
+        penalty_applied=target.penalty_applied,
+        penalty_waived=target.penalty_waived + waived,
+        paying=False,
+    )
+    return change, waived
 
 
 def _out_of_order(
@@ -196,8 +306,6 @@ def _out_of_order(
 ) -> bool:
     """Whether money went to a part while a part before it in `order` stays owed."""
     for position, earlier in enumerate(order):
-        if earlier not in owed:
-            continue  # the penalty owed is the payment service's to know
         later_paid = any(paid[later] > ZERO for later in order[position + 1 :])
         if later_paid and paid[earlier] < owed[earlier]:
             return True

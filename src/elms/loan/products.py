@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from elms.core.errors import FieldProblem
 from elms.core.money import MAX_AMOUNT
+from elms.core.penalty import PenaltyTerms
 
 LOAN_TYPES = ("PERSONAL", "AUTO", "MORTGAGE", "BUSINESS", "EDUCATION")
 INTEREST_METHODS = ("DECLINING_BALANCE", "FLAT")
@@ -111,6 +112,10 @@ class Product:
     underwriting: Underwriting = Underwriting()
     delinquency_buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS
     active: bool = True
+
+    @property
+    def penalty_terms(self) -> PenaltyTerms:
+        return PenaltyTerms(self.late_penalty_rate, self.penalty_grace_days, self.penalty_cap_ratio)
 
 
 def default_products() -> tuple[Product, ...]:

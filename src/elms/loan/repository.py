@@ -46,6 +46,11 @@ class Loan:
     interest_method: str
     product_code: str
     product_version: int
+    oldest_unpaid_due_date: date | None = None
+    delinquency_bucket: str = "CURRENT"
+    non_performing: bool = False
+    days_past_due: int = 0
+    delinquency_as_of: date | None = None
 
 
 @dataclass(frozen=True)
@@ -82,13 +87,15 @@ _LOAN = """loan_id, application_id, customer_id, loan_amount, outstanding_amount
     application_date, approval_date, disbursement_date, first_installment_date,
     last_installment_date, maturity_date, collateral_type, collateral_value,
     employment_verification_status, credit_verification_status, created_at, updated_at, version,
-    saga_id, interest_method, product_code, product_version"""
+    saga_id, interest_method, product_code, product_version, oldest_unpaid_due_date,
+    delinquency_bucket, non_performing, days_past_due, delinquency_as_of"""
 _APPLICATION = """application_id, customer_id, requested_amount, requested_term, loan_type,
     purpose, employment_details, income_verification, collateral_details, application_status,
     submitted_at, reviewed_at, reviewer_id, review_notes, approval_conditions, rejection_reason"""
 _INSTALLMENT = """installment_id, loan_id, installment_number, due_date, principal_amount,
     interest_amount, total_amount, status, paid_date, paid_amount, discount_applied,
-    penalty_applied, remaining_amount, principal_paid, interest_paid"""
+    penalty_applied, remaining_amount, principal_paid, interest_paid, penalty_outstanding,
+    penalty_frozen_on, penalty_waived"""
 
 
 # --- applications and loans -----------------------------------------------------------------
@@ -218,13 +225,19 @@ async def move_due_dates(conn: Connection, loan_id: str, dates: list[date], now:
 
 
 async def apply_installment_changes(
-    conn: Connection, loan_id: str, changes: list[InstallmentChange], paid_at: datetime
+    conn: Connection,
+    loan_id: str,
+    changes: list[InstallmentChange],
+    paid_at: datetime | None,
+    now: datetime,
 ) -> None:
+    """`paid_at`: the date money was paid (a waiver pays nothing: the paid date stays)."""
     await conn.executemany(
         """UPDATE loan_installments
            SET status = $3, paid_amount = $4, discount_applied = $5, penalty_applied = $6,
-               remaining_amount = $7, paid_date = $8, updated_at = $8, principal_paid = $9,
-               interest_paid = $10
+               remaining_amount = $7, paid_date = COALESCE($8, paid_date), updated_at = $9,
+               principal_paid = $10, interest_paid = $11, penalty_outstanding = $12,
+               penalty_frozen_on = $13, penalty_waived = $14
            WHERE loan_id = $1 AND installment_number = $2""",
         [
             (
@@ -236,33 +249,41 @@ async def apply_installment_changes(
                 c.penalty_applied,
                 c.remaining_amount,
                 paid_at,
+                now,
                 c.principal_paid,
                 c.interest_paid,
+                c.penalty_outstanding,
+                c.penalty_frozen_on,
+                c.penalty_waived,
             )
             for c in changes
         ],
     )
 
 
-async def mark_overdue(conn: Connection, today: date, now: datetime) -> int:
-    """Locks each loan first, in loan id order, as a payment does, so the job never deadlocks
-    with a payment; a loan a payment holds right now is skipped until the next round."""
-    status = await conn.execute(
-        """WITH due AS (
-               SELECT l.loan_id FROM loans l
-               WHERE l.status = 'ACTIVE' AND EXISTS (
-                   SELECT 1 FROM loan_installments i
-                   WHERE i.loan_id = l.loan_id AND i.due_date < $1
-                     AND i.status IN ('PENDING', 'PARTIALLY_PAID'))
-               ORDER BY l.loan_id FOR UPDATE SKIP LOCKED)
-           UPDATE loan_installments i SET status = 'OVERDUE', updated_at = $2
-           FROM due
-           WHERE i.loan_id = due.loan_id AND i.due_date < $1
-             AND i.status IN ('PENDING', 'PARTIALLY_PAID')""",
-        today,
-        now,
+async def refresh_oldest_unpaid(conn: Connection, loan_id: str) -> date | None:
+    """Keeps the loan's oldest unpaid due date (what its days past due are counted from) equal to
+    its installments' after a change of them. Not a version change: no payment prices on it."""
+    return await conn.fetchval(
+        """UPDATE loans SET oldest_unpaid_due_date = (
+               SELECT min(due_date) FROM loan_installments
+               WHERE loan_id = $1 AND status <> 'PAID')
+           WHERE loan_id = $1 RETURNING oldest_unpaid_due_date""",
+        loan_id,
     )
-    return int(status.split()[-1])
+
+
+async def insert_waiver(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        sql.insert(
+            "loan_penalty_waivers",
+            values,
+            "waiver_id, loan_id, installment_number, amount, reason, waived_by, business_date,"
+            " created_at",
+        ),
+        *values.values(),
+    )
+    return dict(row)
 
 
 # --- payments applied -----------------------------------------------------------------------
@@ -521,3 +542,265 @@ async def list_product_versions(conn: Connection, code: str) -> list[ProductVers
         code,
     )
     return [_product(r) for r in rows]
+
+
+# --- the business date and close of business ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BusinessDateRow:
+    business_date: date
+    target_date: date
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class CobRun:
+    run_id: str
+    business_date: date
+    status: str
+    triggered_by: str
+    started_at: datetime
+    finished_at: datetime | None
+    resumed_count: int
+    cursor_loan_id: str | None
+    batches: int
+    loans_processed: int
+    installments_overdue: int
+    bucket_changes: int
+
+
+@dataclass(frozen=True)
+class CobCandidate:
+    loan_id: str
+    customer_id: str
+    product_code: str
+    product_version: int
+    oldest_unpaid_due_date: date | None
+    delinquency_bucket: str
+    non_performing: bool
+
+
+@dataclass(frozen=True)
+class DelinquencyMove:
+    loan_id: str
+    customer_id: str
+    previous_bucket: str
+    bucket: str
+    days_past_due: int
+    previous_non_performing: bool
+    non_performing: bool
+    oldest_unpaid_due_date: date | None
+
+
+_COB_RUN = """run_id, business_date, status, triggered_by, started_at, finished_at, resumed_count,
+    cursor_loan_id, batches, loans_processed, installments_overdue, bucket_changes"""
+# Any number, the same in every service and replica: who holds it runs close of business.
+COB_LOCK = 0x454C4D53434F42  # "ELMSCOB"
+
+
+async def get_business_date(conn: Connection, lock: bool = False) -> BusinessDateRow | None:
+    row = await conn.fetchrow(
+        "SELECT business_date, target_date, updated_at, updated_by FROM business_date"
+        + (" FOR UPDATE" if lock else "")
+    )
+    return BusinessDateRow(**row) if row else None
+
+
+async def init_business_date(conn: Connection, day: date, now: datetime) -> BusinessDateRow:
+    """The row, made on the first start (at `day`) and otherwise as it is."""
+    await conn.execute(
+        "INSERT INTO business_date (business_date, target_date, updated_at, updated_by)"
+        " VALUES ($1, $1, $2, 'system') ON CONFLICT (singleton) DO NOTHING",
+        day,
+        now,
+    )
+    found = await get_business_date(conn)
+    assert found is not None
+    return found
+
+
+async def set_business_date(
+    conn: Connection, changes: dict[str, Any], who: str, now: datetime
+) -> BusinessDateRow:
+    assigned = sql.assignments(changes, 3, "updated_at = $1, updated_by = $2")
+    row = await conn.fetchrow(
+        f"UPDATE business_date SET {assigned}"
+        " RETURNING business_date, target_date, updated_at, updated_by",
+        now,
+        who,
+        *changes.values(),
+    )
+    return BusinessDateRow(**row)
+
+
+async def try_cob_lock(conn: Connection) -> bool:
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", COB_LOCK))
+
+
+async def cob_unlock(conn: Connection) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", COB_LOCK)
+
+
+async def cob_run_for(conn: Connection, day: date) -> CobRun | None:
+    row = await conn.fetchrow(f"SELECT {_COB_RUN} FROM cob_runs WHERE business_date = $1", day)
+    return CobRun(**row) if row else None
+
+
+async def running_cob(conn: Connection) -> CobRun | None:
+    row = await conn.fetchrow(f"SELECT {_COB_RUN} FROM cob_runs WHERE status = 'RUNNING'")
+    return CobRun(**row) if row else None
+
+
+async def last_cob(conn: Connection) -> CobRun | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COB_RUN} FROM cob_runs ORDER BY business_date DESC LIMIT 1"
+    )
+    return CobRun(**row) if row else None
+
+
+async def insert_cob_run(conn: Connection, values: dict[str, Any]) -> CobRun:
+    row = await conn.fetchrow(sql.insert("cob_runs", values, _COB_RUN), *values.values())
+    return CobRun(**row)
+
+
+async def update_cob_run(conn: Connection, run_id: str, changes: dict[str, Any]) -> CobRun:
+    row = await conn.fetchrow(
+        f"UPDATE cob_runs SET {sql.assignments(changes, 2)} WHERE run_id = $1 RETURNING {_COB_RUN}",
+        run_id,
+        *changes.values(),
+    )
+    return CobRun(**row)
+
+
+async def cob_progress(
+    conn: Connection, run_id: str, cursor: str, loans: int, overdue: int, moves: int
+) -> None:
+    await conn.execute(
+        """UPDATE cob_runs SET cursor_loan_id = $2, batches = batches + 1,
+               loans_processed = loans_processed + $3,
+               installments_overdue = installments_overdue + $4,
+               bucket_changes = bucket_changes + $5
+           WHERE run_id = $1""",
+        run_id,
+        cursor,
+        loans,
+        overdue,
+        moves,
+    )
+
+
+async def list_cob_runs(conn: Connection, limit: int, offset: int) -> tuple[list[CobRun], int]:
+    rows, total = await sql.fetch_page(
+        conn,
+        source="cob_runs",
+        columns=_COB_RUN,
+        where=[],
+        args=[],
+        order_by="business_date DESC",
+        limit=limit,
+        offset=offset,
+    )
+    return [CobRun(**r) for r in rows], total
+
+
+async def cob_candidates(conn: Connection, after: str, day: date, size: int) -> list[CobCandidate]:
+    """The next active loans after `after` (in id order) that close of business for `day` has
+    anything to do with: an installment due by then and unpaid, or a bucket to leave. Locked
+    for the batch's transaction, as a payment locks its loan, in the same (id) order."""
+    rows = await conn.fetch(
+        """SELECT loan_id, customer_id, product_code, product_version, oldest_unpaid_due_date,
+                  delinquency_bucket, non_performing
+           FROM loans
+           WHERE status = 'ACTIVE' AND loan_id > $1
+             AND (oldest_unpaid_due_date <= $2 OR delinquency_bucket <> 'CURRENT'
+                  OR non_performing)
+           ORDER BY loan_id LIMIT $3 FOR UPDATE""",
+        after,
+        day,
+        size,
+    )
+    return [CobCandidate(**r) for r in rows]
+
+
+async def mark_overdue(conn: Connection, loan_ids: list[str], day: date, now: datetime) -> int:
+    """Unpaid installments of these loans due on or before `day` become OVERDUE."""
+    status = await conn.execute(
+        """UPDATE loan_installments SET status = 'OVERDUE', updated_at = $3
+           WHERE loan_id = ANY($1::varchar[]) AND due_date <= $2
+             AND status IN ('PENDING', 'PARTIALLY_PAID')""",
+        loan_ids,
+        day,
+        now,
+    )
+    return int(status.split()[-1])
+
+
+async def record_delinquency_moves(
+    conn: Connection, moves: list[DelinquencyMove], day: date, run_id: str, now: datetime
+) -> None:
+    """The loans' new buckets, and a history row for each (one per loan per day, by the
+    table's key: a batch done twice would fail, not count twice). Not a change of the loan a
+    user made: neither its version nor `updated_at` moves (a payment priced before is good)."""
+    if not moves:
+        return
+    ids = [m.loan_id for m in moves]
+    await conn.execute(
+        """UPDATE loans l SET delinquency_bucket = c.bucket, non_performing = c.np,
+               days_past_due = c.dpd, delinquency_as_of = $5
+           FROM unnest($1::varchar[], $2::varchar[], $3::bool[], $4::int[])
+                AS c(loan_id, bucket, np, dpd)
+           WHERE l.loan_id = c.loan_id""",
+        ids,
+        [m.bucket for m in moves],
+        [m.non_performing for m in moves],
+        [m.days_past_due for m in moves],
+        day,
+    )
+    await conn.execute(
+        """INSERT INTO loan_delinquency_history (loan_id, business_date, previous_bucket, bucket,
+               days_past_due, previous_non_performing, non_performing, oldest_unpaid_due_date,
+               cob_run_id, created_at)
+           SELECT c.loan_id, $1, c.previous_bucket, c.bucket, c.dpd, c.previous_np, c.np,
+                  c.oldest, $2, $3
+           FROM unnest($4::varchar[], $5::varchar[], $6::varchar[], $7::int[], $8::bool[],
+                       $9::bool[], $10::date[])
+                AS c(loan_id, previous_bucket, bucket, dpd, previous_np, np, oldest)""",
+        day,
+        run_id,
+        now,
+        ids,
+        [m.previous_bucket for m in moves],
+        [m.bucket for m in moves],
+        [m.days_past_due for m in moves],
+        [m.previous_non_performing for m in moves],
+        [m.non_performing for m in moves],
+        [m.oldest_unpaid_due_date for m in moves],
+    )
+
+
+async def delinquency_history(
+    conn: Connection, loan_id: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    rows, total = await sql.fetch_page(
+        conn,
+        source="loan_delinquency_history",
+        columns="business_date, previous_bucket, bucket, days_past_due, previous_non_performing,"
+        " non_performing, oldest_unpaid_due_date, cob_run_id, created_at",
+        where=["loan_id = $1"],
+        args=[loan_id],
+        order_by="business_date DESC",
+        limit=limit,
+        offset=offset,
+    )
+    return [dict(r) for r in rows], total
+
+
+async def list_waivers(conn: Connection, loan_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT waiver_id, installment_number, amount, reason, waived_by, business_date,"
+        " created_at FROM loan_penalty_waivers WHERE loan_id = $1 ORDER BY waiver_id",
+        loan_id,
+    )
+    return [dict(r) for r in rows]

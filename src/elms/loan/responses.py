@@ -7,16 +7,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from elms.core.business_day import today
 from elms.core.money import ZERO
+from elms.core.penalty import PenaltyTerms, days_past_due
 from elms.core.schemas import CamelModel
 from elms.loan.domain import Installment, InstallmentStatus
-from elms.loan.products import Product
+from elms.loan.products import Product, bucket_of
 from elms.loan.schedule import InterestMethod, Schedule
 from elms.loan.schemas import InstallmentOut, LoanOut, ScheduleRequest, ScheduleRowOut
 from elms.loan.service import LoanView
 
 
-def installment_out(row: Installment) -> InstallmentOut:
+def installment_out(row: Installment, on: date, terms: PenaltyTerms) -> InstallmentOut:
     return InstallmentOut(
         installment_number=row.installment_number,
         due_date=row.due_date,
@@ -31,6 +33,10 @@ def installment_out(row: Installment) -> InstallmentOut:
         remaining_amount=row.remaining,
         principal_remaining=row.principal_amount - row.principal_paid,
         interest_remaining=row.interest_amount - row.interest_paid,
+        penalty_outstanding=row.penalty_outstanding,
+        penalty_frozen_on=row.penalty_frozen_on,
+        penalty_waived=row.penalty_waived,
+        penalty_due=row.penalty_owed(on, terms),
     )
 
 
@@ -89,10 +95,19 @@ class PaymentTermsOut(CamelModel):
 
 class LoanDetailsOut(LoanOut):
     """`GET /api/v1/loans/{loanId}` and a new loan: `paymentHistory` once the payment service
-    has been asked, `application` when the loan has one, and the payment terms of its
-    product."""
+    has been asked, `application` when the loan has one, the payment terms of its product, and
+    its delinquency on the business date: days past due (since the due date of its oldest
+    installment not fully paid, penalty included), its bucket and whether it is non-performing,
+    what is overdue (principal, interest and penalty of installments due before the business
+    date) and the penalty it owes. The bucket recorded at the last close of business, and its
+    moves, are in `delinquency-history`."""
 
     payment_terms: PaymentTermsOut
+    days_past_due: int
+    delinquency_bucket: str
+    non_performing: bool
+    overdue_amount: Decimal
+    penalty_outstanding: Decimal
     paid_installments: int
     remaining_installments: int
     next_installment_date: date | None
@@ -101,10 +116,17 @@ class LoanDetailsOut(LoanOut):
     installments: list[InstallmentOut]
 
     @classmethod
-    def of(cls, view: LoanView) -> dict[str, Any]:
+    def of(cls, view: LoanView, non_performing_days: int) -> dict[str, Any]:
         unpaid = _unpaid(view.installments)
+        on, terms = today(), view.product.penalty_terms
         fields: dict[str, Any] = dict(LoanOut.model_validate(view.loan, from_attributes=True))
+        dpd = days_past_due([i.due_date for i in unpaid], on)
         fields.update(
+            days_past_due=dpd,
+            delinquency_bucket=bucket_of(view.product.delinquency_buckets, dpd),
+            non_performing=dpd > non_performing_days,
+            overdue_amount=sum((i.amount_owed(on, terms) for i in unpaid if i.due_date < on), ZERO),
+            penalty_outstanding=sum((i.penalty_owed(on, terms) for i in unpaid), ZERO),
             payment_terms=PaymentTermsOut.of(view.product),
             paid_installments=len(view.installments) - len(unpaid),
             remaining_installments=len(unpaid),
@@ -134,7 +156,7 @@ class LoanDetailsOut(LoanOut):
                 income_verification=app.income_verification,
                 collateral=app.collateral_details,
             )
-        fields["installments"] = [installment_out(r) for r in view.installments]
+        fields["installments"] = [installment_out(r, on, terms) for r in view.installments]
         return cls(**fields).model_dump(by_alias=True, exclude_unset=True)
 
 
@@ -165,7 +187,7 @@ class ScheduleOut(CamelModel):
         return cls(
             loan_id=view.loan.loan_id,
             total_installments=len(rows),
-            installments=[installment_out(r) for r in rows],
+            installments=[installment_out(r, today(), view.product.penalty_terms) for r in rows],
             summary=ScheduleSummaryOut(
                 total_principal=sum((r.principal_amount for r in rows), ZERO),
                 total_interest=sum((r.interest_amount for r in rows), ZERO),
@@ -219,3 +241,36 @@ class PreviewOut(CamelModel):
                 for r in schedule.installments
             ],
         ).wire()
+
+
+class WaiverOut(CamelModel):
+    """A penalty waived: how much, of which installment, by whom and why, and where that leaves
+    the installment and the loan."""
+
+    waiver_id: int
+    loan_id: str
+    installment_number: int
+    amount: Decimal
+    reason: str
+    waived_by: str
+    business_date: date
+    created_at: datetime
+    installment_status: str
+    penalty_outstanding: Decimal
+    loan_status: str
+    loan_version: int
+
+
+class DelinquencyMoveOut(CamelModel):
+    """A loan's move between delinquency buckets (or in or out of non-performing), recorded by
+    the close of business of `businessDate`."""
+
+    business_date: date
+    previous_bucket: str
+    bucket: str
+    days_past_due: int
+    previous_non_performing: bool
+    non_performing: bool
+    oldest_unpaid_due_date: date | None
+    cob_run_id: str
+    recorded_at: datetime

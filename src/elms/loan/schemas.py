@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from elms.core.clock import today
+from elms.core.business_day import today
 from elms.core.schemas import (
     MULTILINE,
     ONE_LINE,
@@ -150,6 +150,15 @@ class ApproveRequest(WireModel):
     officer_id: Identifier | None = None
 
 
+class WaivePenaltyRequest(WireModel):
+    """Waive `amount` of an installment's penalty, or all it owes on the business date."""
+
+    amount: PositiveMoney | None = None
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), MULTILINE
+    ]
+
+
 class RejectRequest(WireModel):
     reason: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), MULTILINE
@@ -205,6 +214,13 @@ class InstallmentOut(CamelModel):
     # What the payment service allocates against (interest is settled first).
     principal_remaining: Decimal
     interest_remaining: Decimal
+    # The late penalty as a balance: frozen at `penaltyFrozenOn` (the last change of what the
+    # installment owes), accruing since on what is unpaid; `penaltyDue`, all it owes on the
+    # business date; `penaltyApplied` is what was paid of it, `penaltyWaived` what was waived.
+    penalty_outstanding: Decimal
+    penalty_frozen_on: date | None
+    penalty_waived: Decimal
+    penalty_due: Decimal
 
 
 class ScheduleRowOut(CamelModel):

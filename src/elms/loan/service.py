@@ -14,10 +14,18 @@ from typing import Any
 import asyncpg
 
 from elms.core import jsoncodec, outbox
+from elms.core.business_day import today
 from elms.core.clock import as_naive_utc
 from elms.core.config import Settings
 from elms.core.database import Database
-from elms.core.errors import DomainError, business_rule, conflict, invalid, not_found
+from elms.core.errors import (
+    DomainError,
+    FieldProblem,
+    business_rule,
+    conflict,
+    invalid,
+    not_found,
+)
 from elms.core.idempotency import ReadFirst
 from elms.core.ids import new_id
 from elms.core.money import MAX_AMOUNT, ZERO
@@ -38,6 +46,7 @@ from elms.loan.schemas import (
     RejectRequest,
     SagaLoanRequest,
     ScheduleRequest,
+    WaivePenaltyRequest,
 )
 
 SERVICE = "loan"
@@ -215,10 +224,10 @@ async def create_loan(
         return await _existing(db, existing, request), False
 
     product = await product_for(db, request)
-    schedule = preview(request, product, now.date())
+    schedule = preview(request, product, today())
     applicant = read.get()
     _check_applicant(applicant, request.loan_amount)
-    applied_on = request.application_date or now.date()
+    applied_on = request.application_date or today()
     decision = underwriting.decide(
         underwriting.Applicant(
             applicant.kyc_status,
@@ -283,6 +292,7 @@ async def create_loan(
                     "application_date": datetime.combine(applied_on, time.min),
                     "approval_date": now if decision.approved else None,
                     "first_installment_date": schedule.first_due_date,
+                    "oldest_unpaid_due_date": schedule.first_due_date,
                     "last_installment_date": schedule.maturity_date,
                     "maturity_date": schedule.maturity_date,
                     "collateral_type": request.collateral.type,
@@ -447,7 +457,7 @@ async def disburse_loan(
 ) -> Loan:
     """APPROVED → ACTIVE. Disbursed in a later month than the schedule assumed, the due dates
     move with it (the amounts do not)."""
-    disbursed_on = request.disbursement_date or now.date()
+    disbursed_on = request.disbursement_date or today()
     async with db.transaction() as conn:
         loan = await _locked(conn, loan_id)
         status = domain.next_status(loan.status, LoanAction.DISBURSE)
@@ -466,6 +476,7 @@ async def disburse_loan(
                 first_installment_date=dates[0],
                 last_installment_date=dates[-1],
                 maturity_date=dates[-1],
+                oldest_unpaid_due_date=dates[0],
             )
         return await repo.update_loan(conn, loan_id, changes, now)
 
@@ -515,9 +526,12 @@ async def apply_payment(
             db, loan.product_code, loan.product_version, conn
         )
         order = AllocationOrder(product.allocation_order).parts
-        changes = domain.apply_payment(installments, parts, order)
         paid_at = as_naive_utc(request.paid_at)
-        await repo.apply_installment_changes(conn, loan_id, changes, paid_at)
+        changes = domain.apply_payment(
+            installments, parts, paid_at.date(), product.penalty_terms, order
+        )
+        await repo.apply_installment_changes(conn, loan_id, changes, paid_at, now)
+        await repo.refresh_oldest_unpaid(conn, loan_id)
         principal = sum((p.principal_paid for p in parts), ZERO)
         paid_off = domain.is_paid_off(installments, changes)
         loan_changes: dict[str, Any] = {"outstanding_amount": loan.outstanding_amount - principal}
@@ -562,6 +576,90 @@ async def apply_payment(
     return {**result, "replayed": False}
 
 
-async def mark_overdue(db: Database, today: date, now: datetime) -> int:
+async def waive_penalty(
+    db: Database,
+    loan_id: str,
+    number: int,
+    request: WaivePenaltyRequest,
+    who: str,
+    on: date,
+    now: datetime,
+) -> dict[str, Any]:
+    """An officer waives an installment's penalty (all it owes on the business date, or
+    `amount`), recorded with who and why. The loan's version moves: a payment priced before
+    the waiver is refused (409) and priced again."""
     async with db.transaction() as conn:
-        return await repo.mark_overdue(conn, today, now)
+        loan = await _locked(conn, loan_id)
+        if loan.status != LoanStatus.ACTIVE:
+            raise business_rule(
+                f"Penalties are waived on ACTIVE loans; this one is {loan.status}",
+                "INVALID_LOAN_STATE",
+            )
+        target = next(
+            (
+                i
+                for i in await repo.list_installments(conn, loan_id)
+                if i.installment_number == number
+            ),
+            None,
+        )
+        if target is None:
+            raise not_found("Installment", f"{loan_id}/{number}")
+        product = await product_service.version_of(
+            db, loan.product_code, loan.product_version, conn
+        )
+        try:
+            change, waived = domain.waive_penalty(target, request.amount, on, product.penalty_terms)
+        except domain.WaiverTooLarge as refused:
+            raise DomainError(
+                f"Installment {number} owes {refused.owed} of penalty on {on}; "
+                + ("there is nothing to waive" if refused.owed == ZERO else "waive at most that"),
+                code="WAIVER_EXCEEDS_PENALTY",
+                status=422,
+                details=[FieldProblem("amount", "more than the penalty owed", request.amount)],
+                extra={"penaltyOutstanding": refused.owed},
+            ) from None
+        await repo.apply_installment_changes(conn, loan_id, [change], None, now)
+        await repo.refresh_oldest_unpaid(conn, loan_id)
+        paid_off = domain.is_paid_off(await repo.list_installments(conn, loan_id), [])
+        loan_changes: dict[str, Any] = {}
+        if paid_off:
+            loan_changes["status"] = domain.next_status(loan.status, LoanAction.PAY_OFF)
+        updated = await repo.update_loan(conn, loan_id, loan_changes, now)
+        if paid_off:
+            await _emit(conn, "LOAN_PAID_OFF", updated, loan.status, now)
+        waiver = await repo.insert_waiver(
+            conn,
+            {
+                "loan_id": loan_id,
+                "installment_number": number,
+                "amount": waived,
+                "reason": request.reason,
+                "waived_by": who,
+                "business_date": on,
+                "created_at": now,
+            },
+        )
+    return {
+        "waiverId": waiver["waiver_id"],
+        "loanId": loan_id,
+        "installmentNumber": number,
+        "amount": waived,
+        "reason": request.reason,
+        "waivedBy": who,
+        "businessDate": on,
+        "createdAt": now,
+        "installmentStatus": change.status,
+        "penaltyOutstanding": change.penalty_outstanding,
+        "loanStatus": updated.status,
+        "loanVersion": updated.version,
+    }
+
+
+async def delinquency_history(
+    db: Database, loan_id: str, page: int, size: int
+) -> tuple[list[dict[str, Any]], int]:
+    async with db.connection() as conn:
+        if await repo.get_loan(conn, loan_id) is None:
+            raise not_found("Loan", loan_id)
+        return await repo.delinquency_history(conn, loan_id, size, page * size)

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from elms.core.background import Job
-from elms.core.clock import today, utcnow
 from elms.core.config import Settings
-from elms.core.database import Database
-from elms.core.service_client import ServiceClient
-from elms.loan import service
+from elms.loan.business_day import Runner
 
 
-def jobs(db: Database, settings: Settings, _: ServiceClient) -> list[Job]:
+def jobs(runner: Runner, settings: Settings) -> list[Job]:
     return [
-        # api.md §3: unpaid installments past their due date become OVERDUE.
-        Job(
-            "overdue-installments",
-            settings.overdue_interval_seconds,
-            lambda: service.mark_overdue(db, today(), utcnow()),
-        ),
+        # Close of business for every day the business date has passed (docs/business-day.md):
+        # on its interval, or at once when an administrator moves the date.
+        Job("close-of-business", settings.cob_interval_seconds, runner.catch_up, runner.wake),
     ]

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from elms.core.errors import business_rule
 from elms.core.money import ZERO, cents
+from elms.core.penalty import PenaltyBalance, PenaltyTerms
 
 # The loan service's installment statuses that still owe money (rule 1).
 UNPAID_STATUSES = frozenset({"PENDING", "OVERDUE", "PARTIALLY_PAID"})
@@ -76,6 +77,12 @@ class Terms:
         if min(numbers) < 0:
             raise ValueError("payment terms cannot be negative")
 
+    @property
+    def penalty_terms(self) -> PenaltyTerms:
+        return PenaltyTerms(
+            self.penalty_rate_per_day, self.grace_period_days, self.penalty_cap_share
+        )
+
 
 DEFAULT_TERMS = Terms()
 
@@ -83,19 +90,33 @@ DEFAULT_TERMS = Terms()
 @dataclass(frozen=True)
 class OpenInstallment:
     """An installment as the loan service reports it: what it still owes of its principal and
-    interest, and the penalty already paid on it (a product that pays the penalty first takes it
-    before the principal and interest, so the installment stays open having paid some)."""
+    interest, and its late penalty as a balance (elms.core.penalty): frozen at the last change,
+    on `penalty_frozen_on`, and what was paid or waived of it (which the cap counts)."""
 
     number: int
     due_date: date
     status: str
     principal_remaining: Decimal
     interest_remaining: Decimal
-    penalty_paid: Decimal = ZERO
+    total_amount: Decimal | None = None  # scheduled principal + interest; None: what remains
+    penalty_outstanding: Decimal = ZERO
+    penalty_frozen_on: date | None = None
+    penalty_settled: Decimal = ZERO
 
     @property
     def remaining(self) -> Decimal:
         return self.principal_remaining + self.interest_remaining
+
+    @property
+    def penalty(self) -> PenaltyBalance:
+        return PenaltyBalance(
+            due_date=self.due_date,
+            total=self.remaining if self.total_amount is None else self.total_amount,
+            unpaid=self.remaining,
+            frozen=self.penalty_outstanding,
+            since=self.penalty_frozen_on,
+            settled=self.penalty_settled,
+        )
 
 
 @dataclass(frozen=True)
@@ -116,10 +137,9 @@ class Quote:
 def quote(installment: OpenInstallment, on: date, terms: Terms = DEFAULT_TERMS) -> Quote:
     """Paid before its due date: discount = cents(remaining × rate × days early), at most the
     interest still owed (the discount reduces interest, rule 4). Paid more than the grace period
-    after it: penalty = cents(remaining × rate × days late), counting every day late, at most
-    cents(cap share × remaining), less the penalty already paid on the installment (so paying
-    the penalty first never pays the same days twice, and the cap bounds all of it). On the due
-    date, or within the grace period, neither."""
+    after it: the penalty balance owed that day (elms.core.penalty) — with no partial payment
+    before, cents(remaining × rate × days late), every day late counted, at most cents(cap ×
+    installment total). On the due date, or within the grace period, neither."""
     days = (installment.due_date - on).days
     early_days, late_days = max(days, 0), max(-days, 0)
     remaining = installment.remaining
@@ -127,12 +147,7 @@ def quote(installment: OpenInstallment, on: date, terms: Terms = DEFAULT_TERMS) 
         cents(remaining * terms.discount_rate_per_day * early_days),
         installment.interest_remaining,
     )
-    penalty = ZERO
-    if late_days > terms.grace_period_days:
-        penalty = cents(remaining * terms.penalty_rate_per_day * late_days)
-        if terms.penalty_cap_share is not None:
-            penalty = min(penalty, cents(remaining * terms.penalty_cap_share))
-        penalty = max(penalty - installment.penalty_paid, ZERO)
+    penalty = installment.penalty.owed(on, terms.penalty_terms) if late_days else ZERO
     return Quote(remaining, early_days, late_days, discount, penalty)
 
 
@@ -192,7 +207,14 @@ class InstallmentAllocation:
 
     @property
     def fully_paid(self) -> bool:
+        """Its principal and interest all paid (its penalty may not be)."""
         return self.remaining_after == ZERO
+
+    @property
+    def settles(self) -> bool:
+        """Nothing left owed on the payment date: principal, interest and penalty (the loan
+        service marks it PAID)."""
+        return self.fully_paid and self.paid == self.amount_due
 
 
 @dataclass(frozen=True)
@@ -309,9 +331,8 @@ def _partial(
     installment: OpenInstallment, price: Quote, money: Decimal, order: tuple[str, ...]
 ) -> InstallmentAllocation:
     # Rule 3: the parts in the product's order (by default interest, then principal, then
-    # penalty), and no discount. Money that covers the principal and interest but not all the
-    # penalty settles the installment; the rest of the penalty is not carried (see
-    # docs/payment-allocation.md).
+    # penalty), and no discount. Whatever penalty the money does not cover stays owed: the
+    # installment is not paid until it is (docs/payment-allocation.md).
     owed = {
         "interest": installment.interest_remaining,
         "principal": installment.principal_remaining,

@@ -195,7 +195,7 @@ class PaymentRecordedOut(PaymentDetailsOut):
     def recorded(
         cls, view: PaymentView, allocation: Allocation, loan: LoanSnapshot, terms: Terms
     ) -> dict[str, Any]:
-        paid_now = {r.number for r in allocation.rows if r.fully_paid}
+        paid_now = {r.number for r in allocation.rows if r.settles}
         open_numbers = {i.number for i in loan.installments if i.status != "PAID"}
         principal = sum((r.principal_paid for r in allocation.rows), ZERO)
         interest = sum((r.interest_paid for r in allocation.rows), ZERO)

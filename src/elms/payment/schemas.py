@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator
 
-from elms.core.clock import today
+from elms.core.business_day import today
 from elms.core.schemas import (
     MULTILINE,
     ONE_LINE,

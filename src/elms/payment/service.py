@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from elms.core.business_day import today
 from elms.core.clock import day_range
 from elms.core.config import Settings
 from elms.core.database import Database
@@ -106,7 +107,13 @@ async def read_loan(services: ServiceClient, settings: Settings, loan_id: str) -
                 status=row["status"],
                 principal_remaining=Decimal(str(row["principalRemaining"])),
                 interest_remaining=Decimal(str(row["interestRemaining"])),
-                penalty_paid=Decimal(str(row["penaltyApplied"])),
+                total_amount=Decimal(str(row["totalAmount"])),
+                penalty_outstanding=Decimal(str(row["penaltyOutstanding"])),
+                penalty_frozen_on=date.fromisoformat(row["penaltyFrozenOn"])
+                if row.get("penaltyFrozenOn")
+                else None,
+                penalty_settled=Decimal(str(row["penaltyApplied"]))
+                + Decimal(str(row["penaltyWaived"])),
             )
             for row in loan["installments"]
         ],
@@ -176,7 +183,8 @@ async def _allocate(
     loan = await read_loan(services, settings, loan_id)
     caller.require_own(loan.customer_id, "Loan", loan_id)
     _check_active(loan)
-    on = payment_date or now.date()
+    # The loan service's answer told this service the business date (ServiceClient).
+    on = payment_date or today()
     if loan.earliest_payment_date and on < loan.earliest_payment_date:
         # Backdating before either would dodge penalties already due, or earn discounts twice.
         raise invalid(

@@ -40,7 +40,15 @@ SPEC = {
     },
     "loan_db": {
         "tables": {"loans", "loan_installments", "loan_applications", "loan_documents"},
-        "added": {"loan_payment_applications", "loan_products", "loan_product_versions"},
+        "added": {
+            "loan_payment_applications",
+            "loan_products",
+            "loan_product_versions",
+            "business_date",
+            "cob_runs",
+            "loan_delinquency_history",
+            "loan_penalty_waivers",
+        },
         "indexes": {
             "idx_loans_customer_id",
             "idx_loans_status",

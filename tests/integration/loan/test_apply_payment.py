@@ -128,20 +128,55 @@ async def test_a_whole_installment_is_paid(system):
     assert change["paidAmount"] == rows[0]["totalAmount"]
 
 
-async def test_penalty_and_discount_are_kept_beside_the_installment(system):
+async def test_a_discount_is_kept_beside_the_installment(system):
     loan, rows = await _active(system)
-    part = {**whole(rows[0]), "penaltyPaid": "3.25", "discountApplied": "0.40"}
-    response = await pay(system, loan["loanId"], "PAY-PD", loan["version"], [part])
+    # Paid early (the schedule is due after 2026-04-01): a discount within the interest paid.
+    part = {**whole(rows[0]), "discountApplied": "0.40"}
+    response = await pay(system, loan["loanId"], "PAY-D", loan["version"], [part])
     assert response.status_code == 200, response.text
     [change] = data(response)["installments"]
     # paid = principal + interest + penalty − discount (api.md §4 rule 4)
-    assert change["paidAmount"] == rows[0]["totalAmount"] + Decimal("3.25") - Decimal("0.40")
+    assert change["paidAmount"] == rows[0]["totalAmount"] - Decimal("0.40")
     assert change["status"] == "PAID"
     _, stored, _ = await _state(system, loan["loanId"])
     assert (stored[0]["penalty_applied"], stored[0]["discount_applied"]) == (
-        Decimal("3.25"),
+        Decimal("0.00"),
         Decimal("0.40"),
     )
+
+
+async def test_a_penalty_is_paid_as_owed_and_never_more(system):
+    loan, rows = await _active(system, disbursement_date="2025-01-20", applicationDate="2025-01-10")
+    assert rows[0]["dueDate"] == "2025-02-01"
+    # 30 days late at 0.1% a day on the whole installment.
+    owed = (rows[0]["totalAmount"] * Decimal("0.030")).quantize(Decimal("0.01"))
+    paid_at = "2025-03-03T09:00:00Z"
+    too_much = {**whole(rows[0]), "penaltyPaid": str(owed + Decimal("0.01"))}
+    refused = await pay(system, loan["loanId"], "PAY-P0", loan["version"], [too_much], paid_at)
+    assert (refused.status_code, error(refused)["code"]) == (422, "INSTALLMENT_NOT_PAYABLE")
+    part = {**whole(rows[0]), "penaltyPaid": str(owed)}
+    response = await pay(system, loan["loanId"], "PAY-P1", loan["version"], [part], paid_at)
+    assert response.status_code == 200, response.text
+    [change] = data(response)["installments"]
+    assert change["paidAmount"] == rows[0]["totalAmount"] + owed
+    assert change["status"] == "PAID"
+    _, stored, _ = await _state(system, loan["loanId"])
+    assert (stored[0]["penalty_applied"], stored[0]["discount_applied"]) == (owed, Decimal("0.00"))
+
+
+async def test_principal_and_interest_paid_without_the_penalty_leave_it_owed(system):
+    """The gap servicing closes: paying exactly the remaining principal and interest of a late
+    installment does not settle it; its penalty stays owed, and the installment open."""
+    loan, rows = await _active(system, disbursement_date="2025-01-20", applicationDate="2025-01-10")
+    owed = (rows[0]["totalAmount"] * Decimal("0.030")).quantize(Decimal("0.01"))
+    response = await pay(
+        system, loan["loanId"], "PAY-NP", loan["version"], [whole(rows[0])], "2025-03-03T09:00:00Z"
+    )
+    assert response.status_code == 200, response.text
+    [change] = data(response)["installments"]
+    assert (change["status"], change["remainingAmount"]) == ("PARTIALLY_PAID", Decimal("0.00"))
+    [first, *_] = (await schedule(system, loan["loanId"]))["installments"]
+    assert (first["penaltyOutstanding"], first["penaltyFrozenOn"]) == (owed, "2025-03-03")
 
 
 async def test_the_outstanding_amount_falls_by_the_principal_paid(system):

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from elms.core import jsoncodec
-from elms.core.clock import today
+from elms.core.business_day import today
 from elms.core.service_client import ServiceClient
 from tests.integration.customer.helpers import assert_credit_invariant
 from tests.integration.loan.conftest import body, loan_request, new_customer

@@ -10,7 +10,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from elms.core.clock import today
+from elms.core.business_day import today
 from tests.integration.loan.helpers import (
     PLAYS_THE_PAYMENT_SERVICE,
     act,

@@ -25,7 +25,13 @@ from tests.integration.loan.helpers import (
 
 @PLAYS_THE_PAYMENT_SERVICE
 async def test_a_loan_shows_its_progress_and_payment_history(system):
-    loan = await active_loan(system, "reader", installmentCount=6)
+    loan = await active_loan(
+        system,
+        "reader",
+        disbursement_date="2025-12-20",
+        installmentCount=6,
+        applicationDate="2025-12-10",
+    )
     shown = await get_loan(system, loan["loanId"])
     assert shown["loanId"] == loan["loanId"]
     assert (shown["paidInstallments"], shown["remainingInstallments"]) == (0, 6)
@@ -40,12 +46,15 @@ async def test_a_loan_shows_its_progress_and_payment_history(system):
     assert shown["application"]["applicationId"] == loan["applicationId"]
 
     first, second = shown["installments"][:2]
+    assert first["dueDate"] == "2026-01-01"
+    # 33 days late at 0.1% a day.
+    penalty = (first["totalAmount"] * Decimal("0.033")).quantize(Decimal("0.01"))
     paid = await pay(
         system,
         loan["loanId"],
         "PAY-READ-1",
         loan["version"],
-        [{**whole(first), "penaltyPaid": "1.50", "discountApplied": "0.00"}],
+        [{**whole(first), "penaltyPaid": str(penalty), "discountApplied": "0.00"}],
         paid_at="2026-02-03T10:00:00Z",
     )
     assert paid.status_code == 200, paid.text
@@ -53,10 +62,10 @@ async def test_a_loan_shows_its_progress_and_payment_history(system):
     assert (shown["paidInstallments"], shown["remainingInstallments"]) == (1, 5)
     assert shown["nextInstallmentDate"] == second["dueDate"]
     history = shown["paymentHistory"]
-    assert history["totalPaid"] == first["totalAmount"] + Decimal("1.50")
-    assert history["lastPaymentAmount"] == first["totalAmount"] + Decimal("1.50")
+    assert history["totalPaid"] == first["totalAmount"] + penalty
+    assert history["lastPaymentAmount"] == first["totalAmount"] + penalty
     assert history["lastPaymentDate"] == "2026-02-03T10:00:00.000Z"
-    assert history["latePaymentPenalty"] == Decimal("1.50")
+    assert history["latePaymentPenalty"] == penalty
 
 
 async def test_an_unknown_loan_is_404(system):

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from elms.core import jsoncodec
-from elms.core.clock import today
+from elms.core.business_day import today
 from tests.integration.saga.helpers import (
     PAYMENTS,
     active_loan,

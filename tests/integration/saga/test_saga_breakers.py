@@ -8,7 +8,8 @@ import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
-from elms.core.clock import today, utcnow
+from elms.core.business_day import today
+from elms.core.clock import utcnow
 from elms.core.ids import new_id
 from elms.gateway.saga.payment_processing import PAYMENT_PROCESSING
 from tests.conftest import running_gateway

@@ -16,6 +16,7 @@ from elms.gateway import auth
 from elms.gateway.routes import ROUTES, NoRoute, Ownership, match
 from elms.gateway.saga import api as saga_api
 from elms.loan.api import loans
+from elms.loan.operations_api import operations
 from elms.loan.product_api import loan_products
 from elms.payment.api import payments
 
@@ -27,7 +28,7 @@ def _public(*routers: APIRouter) -> SimpleNamespace:
 
 SERVICE_ROUTERS = {
     "customer": customers,
-    "loan": _public(loans, loan_products),
+    "loan": _public(loans, loan_products, operations),
     "payment": payments,
 }
 

@@ -6,10 +6,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from elms.core.errors import DomainError
+from elms.core.penalty import PenaltyTerms
 from elms.loan import domain
 from elms.loan.domain import Installment, InstallmentPayment, LoanAction, LoanStatus
 
 D = Decimal
+
+
+# Paid on the first installment's due date: nothing late, no penalty.
+ON = date(2026, 1, 1)
+TERMS = PenaltyTerms(D("0.001"))
+
+
+def pay(installments, parts, order=domain.DEFAULT_ORDER, on=ON):
+    return domain.apply_payment(installments, parts, on, TERMS, order)
 
 
 def installment(number=1, principal="100.00", interest="10.00", remaining=None, status="PENDING"):
@@ -68,7 +78,7 @@ def test_every_other_move_is_an_invalid_loan_state():
 
 
 def test_a_full_payment_marks_the_installment_paid_with_nothing_remaining():
-    [change] = domain.apply_payment(
+    [change] = pay(
         [installment()], [InstallmentPayment(1, D("100.00"), D("10.00"), D("0"), D("0.50"))]
     )
     assert change.status == "PAID"
@@ -78,9 +88,7 @@ def test_a_full_payment_marks_the_installment_paid_with_nothing_remaining():
 
 
 def test_a_partial_payment_leaves_the_rest_and_counts_interest_first():
-    [change] = domain.apply_payment(
-        [installment()], [InstallmentPayment(1, D("5.00"), D("10.00"), D("0"), D("0"))]
-    )
+    [change] = pay([installment()], [InstallmentPayment(1, D("5.00"), D("10.00"), D("0"), D("0"))])
     assert change.status == "PARTIALLY_PAID"
     assert change.remaining_amount == D("95.00")
     partly = installment(remaining="95.00", status="PARTIALLY_PAID")
@@ -98,21 +106,19 @@ def test_a_partial_payment_leaves_the_rest_and_counts_interest_first():
 )
 def test_a_part_that_overpays_goes_negative_or_names_no_installment_is_refused(part):
     with pytest.raises(DomainError) as refused:
-        domain.apply_payment([installment()], [part])
+        pay([installment()], [part])
     assert refused.value.code == "INSTALLMENT_NOT_PAYABLE"
 
 
 def test_a_paid_installment_cannot_be_paid_again():
     paid = installment(remaining="0.00", status="PAID")
     with pytest.raises(DomainError):
-        domain.apply_payment([paid], [InstallmentPayment(1, D("0"), D("0"), D("1.00"), D("0"))])
+        pay([paid], [InstallmentPayment(1, D("0"), D("0"), D("1.00"), D("0"))])
 
 
 def test_the_loan_is_paid_off_only_when_every_installment_is_paid():
     rows = [installment(1), installment(2, remaining="0.00", status="PAID")]
-    changes = domain.apply_payment(
-        rows, [InstallmentPayment(1, D("100.00"), D("10.00"), D("0"), D("0"))]
-    )
+    changes = pay(rows, [InstallmentPayment(1, D("100.00"), D("10.00"), D("0"), D("0"))])
     assert domain.is_paid_off(rows, changes)
     assert not domain.is_paid_off([installment(1), installment(2)], changes)
 
@@ -131,9 +137,7 @@ def test_successive_payments_never_take_more_than_the_installment_owes(payments)
     row = installment()
     for principal, interest in payments:
         try:
-            [change] = domain.apply_payment(
-                [row], [InstallmentPayment(1, principal, interest, D("0"), D("0"))]
-            )
+            [change] = pay([row], [InstallmentPayment(1, principal, interest, D("0"), D("0"))])
         except DomainError:
             continue
         row = Installment(
@@ -155,19 +159,17 @@ def test_successive_payments_never_take_more_than_the_installment_owes(payments)
 def test_the_loans_allocation_order_decides_which_part_a_partial_payment_may_pay_first():
     principal_first = InstallmentPayment(1, D("50.00"), D("0.00"), D("0.00"), D("0.00"))
     with pytest.raises(DomainError):
-        domain.apply_payment([installment()], [principal_first])  # interest first by default
-    [change] = domain.apply_payment(
-        [installment()], [principal_first], ("principal", "interest", "penalty")
-    )
+        pay([installment()], [principal_first])  # interest first by default
+    [change] = pay([installment()], [principal_first], ("principal", "interest", "penalty"))
     assert (change.principal_paid, change.interest_paid) == (D("50.00"), D("0.00"))
     assert change.remaining_amount == D("60.00")
     # Interest while principal is still owed is out of that order.
     interest = InstallmentPayment(1, D("0.00"), D("5.00"), D("0.00"), D("0.00"))
     with pytest.raises(DomainError):
-        domain.apply_payment([installment()], [interest], ("principal", "interest", "penalty"))
+        pay([installment()], [interest], ("principal", "interest", "penalty"))
 
 
 def test_a_discount_larger_than_the_interest_paid_is_refused():
     only_a_discount = InstallmentPayment(1, D("0.00"), D("0.00"), D("0.00"), D("5.00"))
     with pytest.raises(DomainError):
-        domain.apply_payment([installment()], [only_a_discount])
+        pay([installment()], [only_a_discount])

@@ -115,7 +115,10 @@ def reported(installment: Installment) -> OpenInstallment:
         installment.status,
         installment.principal_amount - installment.principal_paid,
         installment.interest_amount - installment.interest_paid,
-        installment.penalty_applied,
+        installment.total_amount,
+        installment.penalty_outstanding,
+        installment.penalty_frozen_on,
+        installment.penalty_applied + installment.penalty_waived,
     )
 
 
@@ -275,11 +278,22 @@ def test_the_loan_service_accepts_every_allocation_and_ends_where_the_rows_say(p
         )
         for r in allocation.rows
     ]
-    changes = apply_payment(payment.loan, parts, payment.terms.allocation_order)
+    changes = apply_payment(
+        payment.loan,
+        parts,
+        payment.on,
+        payment.terms.penalty_terms,
+        payment.terms.allocation_order,
+    )
     before = {i.installment_number: i for i in payment.loan}
+    reported_by = {i.number: i for i in payment.installments}
     for row, change in zip(allocation.rows, changes, strict=True):
         assert change.remaining_amount == row.remaining_after
-        assert (change.status == "PAID") == row.fully_paid
+        # PAID with every part paid: principal, interest, and all the penalty owed that day.
+        penalty_owed = quote(reported_by[row.number], payment.on, payment.terms).penalty
+        assert (change.status == "PAID") == (row.fully_paid and row.penalty_paid == penalty_owed)
+        # What the payment service tells the saga (`settles`) is what the loan service does.
+        assert (change.status == "PAID") == row.settles
         assert change.paid_amount == before[row.number].paid_amount + row.paid
 
 
@@ -655,40 +669,47 @@ def test_an_unknown_allocation_order_is_refused():
         Terms(allocation_order=("interest", "interest", "penalty"))
 
 
+def _after(owing: OpenInstallment, row, on: date, terms: Terms) -> OpenInstallment:
+    """The installment as the loan service reports it once `row` is applied on `on`."""
+    balance = owing.penalty.changed(
+        on, terms.penalty_terms, row.principal_paid + row.interest_paid, row.penalty_paid
+    )
+    return OpenInstallment(
+        owing.number,
+        owing.due_date,
+        "PARTIALLY_PAID",
+        owing.principal_remaining - row.principal_paid,
+        owing.interest_remaining - row.interest_paid,
+        owing.total_amount,
+        balance.frozen,
+        balance.since,
+        balance.settled,
+    )
+
+
 def test_penalty_paid_first_is_never_charged_again_and_the_cap_bounds_all_of_it():
     # 900.00 + 100.00 due 2026-01-01, 0.1% a day; penalty first.
     order = allocation_order("PENALTY_INTEREST_PRINCIPAL")
-    open_ = OpenInstallment(1, date(2026, 1, 1), "OVERDUE", Decimal("900.00"), Decimal("100.00"))
+    open_ = OpenInstallment(
+        1, date(2026, 1, 1), "OVERDUE", Decimal("900.00"), Decimal("100.00"), Decimal("1000.00")
+    )
     terms = Terms(allocation_order=order)
-    [first] = allocate([open_], date(2026, 1, 11), Decimal("10.00"), partial=True, terms=terms).rows
+    paid_on = date(2026, 1, 11)
+    [first] = allocate([open_], paid_on, Decimal("10.00"), partial=True, terms=terms).rows
     assert (first.penalty_paid, first.interest_paid, first.principal_paid) == (
         Decimal("10.00"),
         ZERO,
         ZERO,
     )
-    after = OpenInstallment(
-        1,
-        date(2026, 1, 1),
-        "PARTIALLY_PAID",
-        Decimal("900.00"),
-        Decimal("100.00"),
-        first.penalty_paid,
-    )
+    after = _after(open_, first, paid_on, terms)
     # 20 days late: 20.00 accrued, 10.00 of it already paid.
     assert quote(after, date(2026, 1, 21), terms).penalty == Decimal("10.00")
 
     capped = Terms(allocation_order=order, penalty_cap_share=Decimal("0.02"))  # at most 20.00
-    paid = ZERO
+    owing, paid = open_, ZERO
     for day in range(11, 60, 7):
-        owing = OpenInstallment(
-            1, date(2026, 1, 1), "PARTIALLY_PAID", Decimal("900.00"), Decimal("100.00"), paid
-        )
-        rows = allocate(
-            [owing],
-            date(2026, 1, 1) + timedelta(days=day),
-            Decimal("5.00"),
-            partial=True,
-            terms=capped,
-        ).rows
-        paid += rows[0].penalty_paid
+        on = date(2026, 1, 1) + timedelta(days=day)
+        [row] = allocate([owing], on, Decimal("5.00"), partial=True, terms=capped).rows
+        paid += row.penalty_paid
+        owing = _after(owing, row, on, capped)
     assert paid == Decimal("20.00")

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from elms.core import envelope
-from elms.core.clock import day_range, today
+from elms.core.business_day import today
+from elms.core.clock import day_range
 from elms.core.config import Settings
 from elms.core.context import request_id_var
 from elms.core.envelope import Envelope

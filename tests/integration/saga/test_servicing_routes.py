@@ -1,0 +1,119 @@
+"""The business-day routes through the gateway, as each role uses them: the business date (read
+by anyone signed in, moved only by an administrator and only in manual mode), close-of-business
+runs (officers), a loan's delinquency history (its owner and officers), and penalty waivers
+(officers): each refusal with its code, and nothing changed by it."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from elms.core.business_day import calendar_date
+from tests.conftest import bearer
+from tests.integration.saga.helpers import active_loan, data, error, get_loan, pay
+
+BUSINESS_DATE = "/api/v1/operations/business-date"
+
+
+def _as(settings, role: str, customer_id: str | None = None) -> dict[str, str]:
+    return {"Authorization": bearer(settings, role, customer_id)}
+
+
+async def test_anyone_reads_the_business_date_and_only_an_admin_moves_it(system, gateway):
+    loan = await active_loan(system, gateway, "reader")
+    customer = _as(system.settings, "CUSTOMER", loan["customerId"])
+    officer = _as(system.settings, "LOAN_OFFICER")
+    shown = await gateway.client.get(BUSINESS_DATE, headers=customer)
+    assert shown.status_code == 200, shown.text
+    assert (data(shown)["businessDate"], data(shown)["mode"]) == (
+        calendar_date().isoformat(),
+        "calendar",
+    )
+    assert shown.json()["metadata"]["businessDate"] == calendar_date().isoformat()
+
+    later = {"date": "2099-01-01"}
+    for who in (customer, officer):
+        refused = await gateway.client.post(BUSINESS_DATE, json=later, headers=who)
+        assert (refused.status_code, error(refused)["code"]) == (403, "FORBIDDEN")
+    # An administrator, in calendar mode: the date follows the calendar.
+    refused = await gateway.client.post(BUSINESS_DATE, json=later)
+    assert (refused.status_code, error(refused)["code"]) == (422, "BUSINESS_DATE_MODE_CALENDAR")
+    assert error(refused)["details"][0]["field"] == "date"
+    malformed = await gateway.client.post(BUSINESS_DATE, json={"date": "tomorrow"})
+    assert (malformed.status_code, error(malformed)["code"]) == (400, "VALIDATION_ERROR")
+    assert data(await gateway.client.get(BUSINESS_DATE))["businessDate"] == str(calendar_date())
+
+    runs = await gateway.client.get("/api/v1/operations/cob-runs", headers=officer)
+    assert runs.status_code == 200, runs.text
+    refused = await gateway.client.get("/api/v1/operations/cob-runs", headers=customer)
+    assert (refused.status_code, error(refused)["code"]) == (403, "FORBIDDEN")
+
+
+async def test_an_officer_waives_a_penalty_and_no_one_else_can(system, gateway):
+    loan = await active_loan(system, gateway, "waived")
+    loan_id = loan["loanId"]
+    first = (await get_loan(gateway, loan_id))["installments"][0]
+    owed = first["penaltyDue"]
+    assert owed > 0, first  # the first installment fell due about seventy days ago
+    path = f"/api/v1/loans/{loan_id}/installments/1/waive-penalty"
+    customer = _as(system.settings, "CUSTOMER", loan["customerId"])
+    refused = await gateway.client.post(path, json={"reason": "mine"}, headers=customer)
+    assert (refused.status_code, error(refused)["code"]) == (403, "FORBIDDEN")
+    too_much = await gateway.client.post(
+        path, json={"amount": str(owed + Decimal("0.01")), "reason": "goodwill"}
+    )
+    assert (too_much.status_code, error(too_much)["code"]) == (422, "WAIVER_EXCEEDS_PENALTY")
+    assert error(too_much)["penaltyOutstanding"] == owed
+    no_reason = await gateway.client.post(path, json={"amount": "1.00"})
+    assert (no_reason.status_code, error(no_reason)["code"]) == (400, "VALIDATION_ERROR")
+    unchanged = (await get_loan(gateway, loan_id))["installments"][0]
+    assert (unchanged["penaltyDue"], unchanged["penaltyWaived"]) == (owed, Decimal("0.00"))
+
+    officer = _as(system.settings, "LOAN_OFFICER")
+    part = await gateway.client.post(
+        path, json={"amount": "1.00", "reason": "bank holiday"}, headers=officer
+    )
+    assert part.status_code == 200, part.text
+    waived = data(part)
+    assert (waived["amount"], waived["penaltyOutstanding"]) == (
+        Decimal("1.00"),
+        owed - Decimal("1.00"),
+    )
+    assert waived["businessDate"] == str(calendar_date())
+    # The rest, without an amount: all of it; the installment still owes its principal and
+    # interest, so it is not paid.
+    rest = await gateway.client.post(path, json={"reason": "goodwill"}, headers=officer)
+    assert rest.status_code == 200, rest.text
+    assert data(rest)["amount"] == owed - Decimal("1.00")
+    after = (await get_loan(gateway, loan_id))["installments"][0]
+    assert (after["penaltyDue"], after["penaltyWaived"], after["status"]) == (
+        Decimal("0.00"),
+        owed,
+        first["status"],
+    )
+    nothing = await gateway.client.post(path, json={"reason": "again"}, headers=officer)
+    assert (nothing.status_code, error(nothing)["code"]) == (422, "WAIVER_EXCEEDS_PENALTY")
+    # Paying it now costs only its principal and interest.
+    paid = await pay(gateway, loan_id, first["remainingAmount"], installmentNumbers=[1])
+    assert paid.status_code == 201, paid.text
+    [row] = data(paid)["installmentPayments"]
+    assert (row["penaltyPaid"], row["paidAmount"]) == (Decimal("0.00"), first["remainingAmount"])
+    settled = (await get_loan(gateway, loan_id))["installments"][0]
+    assert settled["status"] == "PAID"
+
+
+async def test_a_customer_reads_the_history_of_their_own_loan_only(system, gateway):
+    mine = await active_loan(system, gateway, "history-mine")
+    theirs = await active_loan(system, gateway, "history-theirs", disbursed=date(2025, 1, 1))
+    customer = _as(system.settings, "CUSTOMER", mine["customerId"])
+    own = await gateway.client.get(
+        f"/api/v1/loans/{mine['loanId']}/delinquency-history", headers=customer
+    )
+    assert own.status_code == 200, own.text
+    assert data(own)["content"] == []
+    other = await gateway.client.get(
+        f"/api/v1/loans/{theirs['loanId']}/delinquency-history", headers=customer
+    )
+    assert (other.status_code, error(other)["code"]) == (404, "NOT_FOUND")
+    missing = await gateway.client.get("/api/v1/loans/LOAN-NONE/delinquency-history")
+    assert (missing.status_code, error(missing)["code"]) == (404, "NOT_FOUND")
