@@ -42,7 +42,7 @@ def settings_for(admin_url: str, data_dir: Path) -> Settings:
         log_json=False,
         # Tests drive the workers' jobs themselves, never by waiting for a timer.
         reservation_expiry_interval_seconds=3600,
-        overdue_interval_seconds=3600,
+        cob_interval_seconds=3600,
         # The outbox relay is driven by the tests too (elms.core.outbox.relay), never
         # woken by a commit.
         outbox_interval_seconds=3600,

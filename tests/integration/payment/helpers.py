@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from elms.core.clock import today
+from elms.core.business_day import today
 from tests.integration.loan.conftest import body, loan_request, new_customer, relay
 
 TODAY = today()
