@@ -11,14 +11,15 @@ from elms.core.business_day import today
 from elms.core.money import ZERO
 from elms.core.penalty import PenaltyTerms, days_past_due
 from elms.core.schemas import CamelModel
-from elms.loan.domain import Installment, InstallmentStatus
+from elms.loan.domain import Installment, InstallmentStatus, LoanStatus
 from elms.loan.products import Product, bucket_of
 from elms.loan.schedule import InterestMethod, Schedule
 from elms.loan.schemas import InstallmentOut, LoanOut, ScheduleRequest, ScheduleRowOut
 from elms.loan.service import LoanView
 
 
-def installment_out(row: Installment, on: date, terms: PenaltyTerms) -> InstallmentOut:
+def installment_out(row: Installment, on: date, terms: PenaltyTerms | None) -> InstallmentOut:
+    """`terms` None: the loan is not lent out (not ACTIVE), so nothing of it is late."""
     return InstallmentOut(
         installment_number=row.installment_number,
         due_date=row.due_date,
@@ -36,8 +37,12 @@ def installment_out(row: Installment, on: date, terms: PenaltyTerms) -> Installm
         penalty_outstanding=row.penalty_outstanding,
         penalty_frozen_on=row.penalty_frozen_on,
         penalty_waived=row.penalty_waived,
-        penalty_due=row.penalty_owed(on, terms),
+        penalty_due=row.penalty_owed(on, terms) if terms is not None else ZERO,
     )
+
+
+def _lent(view: LoanView) -> PenaltyTerms | None:
+    return view.product.penalty_terms if view.loan.status == LoanStatus.ACTIVE else None
 
 
 def _unpaid(rows: list[Installment]) -> list[Installment]:
@@ -119,14 +124,17 @@ class LoanDetailsOut(LoanOut):
     def of(cls, view: LoanView, non_performing_days: int) -> dict[str, Any]:
         unpaid = _unpaid(view.installments)
         on, terms = today(), view.product.penalty_terms
+        lent = _lent(view)
         fields: dict[str, Any] = dict(LoanOut.model_validate(view.loan, from_attributes=True))
-        dpd = days_past_due([i.due_date for i in unpaid], on)
+        # Only money lent can be late: a loan not yet disbursed (or closed) is current.
+        owing = unpaid if view.loan.status == LoanStatus.ACTIVE else []
+        dpd = days_past_due([i.due_date for i in owing], on)
         fields.update(
             days_past_due=dpd,
             delinquency_bucket=bucket_of(view.product.delinquency_buckets, dpd),
             non_performing=dpd > non_performing_days,
-            overdue_amount=sum((i.amount_owed(on, terms) for i in unpaid if i.due_date < on), ZERO),
-            penalty_outstanding=sum((i.penalty_owed(on, terms) for i in unpaid), ZERO),
+            overdue_amount=sum((i.amount_owed(on, terms) for i in owing if i.due_date < on), ZERO),
+            penalty_outstanding=sum((i.penalty_owed(on, terms) for i in owing), ZERO),
             payment_terms=PaymentTermsOut.of(view.product),
             paid_installments=len(view.installments) - len(unpaid),
             remaining_installments=len(unpaid),
@@ -156,7 +164,7 @@ class LoanDetailsOut(LoanOut):
                 income_verification=app.income_verification,
                 collateral=app.collateral_details,
             )
-        fields["installments"] = [installment_out(r, on, terms) for r in view.installments]
+        fields["installments"] = [installment_out(r, on, lent) for r in view.installments]
         return cls(**fields).model_dump(by_alias=True, exclude_unset=True)
 
 
@@ -187,7 +195,7 @@ class ScheduleOut(CamelModel):
         return cls(
             loan_id=view.loan.loan_id,
             total_installments=len(rows),
-            installments=[installment_out(r, today(), view.product.penalty_terms) for r in rows],
+            installments=[installment_out(r, today(), _lent(view)) for r in rows],
             summary=ScheduleSummaryOut(
                 total_principal=sum((r.principal_amount for r in rows), ZERO),
                 total_interest=sum((r.interest_amount for r in rows), ZERO),

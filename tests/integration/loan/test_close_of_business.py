@@ -277,3 +277,15 @@ async def _waiting_for_lock(db) -> None:
             )
 
         await until(waiting, "the payment to wait for the close's lock on its loan")
+
+
+async def test_a_loan_not_yet_disbursed_is_not_late_whatever_its_dates(system):
+    loan = await approved_loan(system, "not-lent", **OLD)
+    shown = await get_loan(system, loan["loanId"])
+    assert (shown["daysPastDue"], shown["delinquencyBucket"], shown["nonPerforming"]) == (
+        0,
+        "CURRENT",
+        False,
+    )
+    assert (shown["overdueAmount"], shown["penaltyOutstanding"]) == (Decimal("0"), Decimal("0"))
+    assert {row["penaltyDue"] for row in shown["installments"]} == {Decimal("0")}
