@@ -45,6 +45,24 @@ async def book(system, gateway, database) -> dict[str, Any]:
 
 Plant = Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[Any]]
 
+
+async def _plant_delinquency(db: asyncpg.Connection, b: dict[str, Any]) -> None:
+    """The last close of business, COMPLETED after the loan last changed, was of the day its
+    oldest unpaid installment fell due: 0 days past due, CURRENT. The loan says DPD_1_30."""
+    await db.execute(
+        "INSERT INTO loan_db.cob_runs (run_id, business_date, status, triggered_by,"
+        " started_at, finished_at, batches, loans_processed)"
+        " SELECT 'COB-PLANTED', oldest_unpaid_due_date, 'COMPLETED', 'planted',"
+        " updated_at + interval '1 second', updated_at + interval '2 seconds', 1, 1"
+        " FROM loan_db.loans WHERE loan_id = $1",
+        b["loan"]["loanId"],
+    )
+    await db.execute(
+        "UPDATE loan_db.loans SET delinquency_bucket = 'DPD_1_30' WHERE loan_id = $1",
+        b["loan"]["loanId"],
+    )
+
+
 PLANTS: dict[str, Plant] = {
     "customer.credit": lambda db, b: db.execute(
         "UPDATE customer_db.customers SET available_credit = available_credit - 1"
@@ -89,11 +107,27 @@ PLANTS: dict[str, Plant] = {
     "loan.status": lambda db, b: db.execute(
         "UPDATE loan_db.loans SET status = 'PAID_OFF' WHERE loan_id = $1", b["loan"]["loanId"]
     ),
+    # Paid in full (nothing remains, no penalty) yet not PAID: as a close of business that
+    # marked a paid installment OVERDUE would leave it. (PAID with something still owed is
+    # refused by the table itself: chk_installment_paid_owes_nothing.)
     "installment.status": lambda db, b: db.execute(
-        "UPDATE loan_db.loan_installments SET status = 'PAID'"
-        " WHERE loan_id = $1 AND installment_number = 6",
+        "UPDATE loan_db.loan_installments SET status = 'OVERDUE'"
+        " WHERE loan_id = $1 AND installment_number = 1",
         b["loan"]["loanId"],
     ),
+    # A penalty owed with no date it was frozen on (accrual would not know where to go on from).
+    "installment.penalty": lambda db, b: db.execute(
+        "UPDATE loan_db.loan_installments SET penalty_outstanding = 1.00,"
+        " penalty_frozen_on = NULL WHERE loan_id = $1 AND installment_number = 6",
+        b["loan"]["loanId"],
+    ),
+    # Days past due would count from a day the installments do not say.
+    "loan.oldest_unpaid": lambda db, b: db.execute(
+        "UPDATE loan_db.loans SET oldest_unpaid_due_date = oldest_unpaid_due_date - 1"
+        " WHERE loan_id = $1",
+        b["loan"]["loanId"],
+    ),
+    "loan.delinquency": _plant_delinquency,
     "payment.rows": lambda db, b: db.execute(
         "UPDATE payment_db.payments SET payment_amount = payment_amount + 1,"
         " total_amount = total_amount + 1 WHERE payment_id = $1",
@@ -140,7 +174,10 @@ NAMED: dict[str, Callable[[dict[str, Any]], str]] = {
     "loan.schedule_total": lambda b: b["loan"]["loanId"],
     "loan.product": lambda b: b["loan"]["loanId"],
     "loan.status": lambda b: b["loan"]["loanId"],
-    "installment.status": lambda b: f"{b['loan']['loanId']} installment 6",
+    "installment.status": lambda b: f"{b['loan']['loanId']} installment 1",
+    "installment.penalty": lambda b: f"{b['loan']['loanId']} installment 6",
+    "loan.oldest_unpaid": lambda b: b["loan"]["loanId"],
+    "loan.delinquency": lambda b: b["loan"]["loanId"],
     "payment.rows": lambda b: b["payment"]["paymentId"],
     "payment.applied_once": lambda b: b["payment"]["paymentId"],
     "payment.installments": lambda b: f"{b['loan']['loanId']} installment 1",
