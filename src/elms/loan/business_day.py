@@ -274,6 +274,14 @@ async def close_day(
             overdue, moves = await _close_batch(conn, db, settings, batch, day, run, now)
             cursor = batch[-1].loan_id
             await repo.cob_progress(conn, run.run_id, cursor, len(batch), overdue, len(moves))
+    while True:
+        # Loans paid off while late leave their bucket too (their history says so).
+        async with db.transaction() as conn:
+            closed = await repo.closed_loans_still_late(conn, settings.cob_batch_size)
+            if not closed:
+                break
+            _, moves = await _close_batch(conn, db, settings, closed, day, run, clock())
+            await repo.cob_progress(conn, run.run_id, cursor, len(closed), 0, len(moves))
     async with db.transaction() as conn:
         done = await repo.update_cob_run(
             conn, run.run_id, {"status": "COMPLETED", "finished_at": clock()}
@@ -322,7 +330,11 @@ async def _close_batch(
     run: CobRun,
     now: datetime,
 ) -> tuple[int, list[DelinquencyMove]]:
-    due = [c.loan_id for c in batch if c.oldest_unpaid_due_date and c.oldest_unpaid_due_date <= day]
+    due = [
+        c.loan_id
+        for c in batch
+        if c.status == "ACTIVE" and c.oldest_unpaid_due_date and c.oldest_unpaid_due_date <= day
+    ]
     overdue = await repo.mark_overdue(conn, due, day, now) if due else 0
     moves = []
     for loan in batch:
@@ -330,7 +342,7 @@ async def _close_batch(
             db, loan.product_code, loan.product_version, conn
         )
         now_standing = standing(
-            loan.oldest_unpaid_due_date,
+            loan.oldest_unpaid_due_date if loan.status == "ACTIVE" else None,
             day,
             product.delinquency_buckets,
             settings.non_performing_days,

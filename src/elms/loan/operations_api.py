@@ -111,8 +111,12 @@ async def move_business_date(body: MoveBusinessDate, call: CallDep) -> Response:
     business = call.request.app.state.business_day
     runner: Runner = call.request.app.state.cob
     who = call.acting_user() or "operator"
-    await cob.move_to(call.db, business, body.date, who, utcnow())
-    runner.wake.set()
+    try:
+        await cob.move_to(call.db, business, body.date, who, utcnow())
+    finally:
+        # Refused because a close is under way (one left by a crash, say): the runner is
+        # nudged to take it up now rather than at its next interval.
+        runner.wake.set()
     done = await runner.reached(body.date, WAIT_SECONDS)
     found = _wire(await cob.view(call.db, business))
     return envelope.success(

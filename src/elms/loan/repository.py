@@ -574,6 +574,7 @@ class CobRun:
 @dataclass(frozen=True)
 class CobCandidate:
     loan_id: str
+    status: str
     customer_id: str
     product_code: str
     product_version: int
@@ -710,8 +711,8 @@ async def cob_candidates(conn: Connection, after: str, day: date, size: int) -> 
     anything to do with: an installment due by then and unpaid, or a bucket to leave. Locked
     for the batch's transaction, as a payment locks its loan, in the same (id) order."""
     rows = await conn.fetch(
-        """SELECT loan_id, customer_id, product_code, product_version, oldest_unpaid_due_date,
-                  delinquency_bucket, non_performing
+        """SELECT loan_id, status, customer_id, product_code, product_version,
+                  oldest_unpaid_due_date, delinquency_bucket, non_performing
            FROM loans
            WHERE status = 'ACTIVE' AND loan_id > $1
              AND (oldest_unpaid_due_date <= $2 OR delinquency_bucket <> 'CURRENT'
@@ -719,6 +720,20 @@ async def cob_candidates(conn: Connection, after: str, day: date, size: int) -> 
            ORDER BY loan_id LIMIT $3 FOR UPDATE""",
         after,
         day,
+        size,
+    )
+    return [CobCandidate(**r) for r in rows]
+
+
+async def closed_loans_still_late(conn: Connection, size: int) -> list[CobCandidate]:
+    """Loans no longer ACTIVE (paid off) whose recorded bucket is still a late one: close of
+    business moves them back to CURRENT. Each one done leaves the set, so no cursor is needed."""
+    rows = await conn.fetch(
+        """SELECT loan_id, status, customer_id, product_code, product_version,
+                  oldest_unpaid_due_date, delinquency_bucket, non_performing
+           FROM loans
+           WHERE status <> 'ACTIVE' AND (delinquency_bucket <> 'CURRENT' OR non_performing)
+           ORDER BY loan_id LIMIT $1 FOR UPDATE""",
         size,
     )
     return [CobCandidate(**r) for r in rows]

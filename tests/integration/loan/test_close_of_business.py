@@ -289,3 +289,38 @@ async def test_a_loan_not_yet_disbursed_is_not_late_whatever_its_dates(system):
     )
     assert (shown["overdueAmount"], shown["penaltyOutstanding"]) == (Decimal("0"), Decimal("0"))
     assert {row["penaltyDue"] for row in shown["installments"]} == {Decimal("0")}
+
+
+@PLAYS_THE_PAYMENT_SERVICE
+async def test_a_loan_paid_off_while_late_leaves_its_bucket_at_the_next_close(system):
+    loan = await active_loan(
+        system, "paid-off", disbursement_date="2025-01-20", **{**OLD, "installmentCount": 6}
+    )
+    rows = (await schedule(system, loan["loanId"]))["installments"]
+    await _close(system, date(2025, 3, 10))
+    # Everything paid on 10 March: the first 37 days late, the second 9, the rest early.
+    late = {0: Decimal("0.037"), 1: Decimal("0.009")}
+    parts = [
+        {
+            **whole(row),
+            "penaltyPaid": str((row["totalAmount"] * late.get(n, 0)).quantize(Decimal("0.01"))),
+        }
+        for n, row in enumerate(rows)
+    ]
+    paid = await pay(
+        system, loan["loanId"], "PAY-ALL", loan["version"], parts, "2025-03-10T12:00:00Z"
+    )
+    assert paid.status_code == 200, paid.text
+    assert data(paid)["loanStatus"] == "PAID_OFF"
+    run = await _close(system, date(2025, 3, 11))
+    assert run.bucket_changes == 1
+    assert await _history(system, loan["loanId"]) == [
+        (date(2025, 3, 10), "CURRENT", "DPD_31_60", 37, False),
+        (date(2025, 3, 11), "DPD_31_60", "CURRENT", 0, False),
+    ]
+    stored = await loan_fetch(
+        system,
+        "SELECT delinquency_bucket, non_performing FROM loans WHERE loan_id = $1",
+        loan["loanId"],
+    )
+    assert tuple(stored[0]) == ("CURRENT", False)

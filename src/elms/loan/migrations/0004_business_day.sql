@@ -114,3 +114,7 @@ CREATE TABLE loan_penalty_waivers (
         REFERENCES loan_installments(loan_id, installment_number)
 );
 CREATE INDEX idx_loan_penalty_waivers_loan ON loan_penalty_waivers(loan_id);
+
+-- Paid-off loans still recorded in a late bucket: close of business moves them back to CURRENT.
+CREATE INDEX idx_loans_closed_still_late ON loans(loan_id)
+    WHERE status <> 'ACTIVE' AND (delinquency_bucket <> 'CURRENT' OR non_performing);
