@@ -264,7 +264,11 @@ INVARIANTS = (
                WHERE (x->>'minDays')::int <= d.dpd
                ORDER BY (x->>'minDays')::int DESC LIMIT 1) b
            WHERE l.status = 'ACTIVE' AND l.updated_at < c.started_at
-             AND (l.delinquency_bucket <> b.name OR l.non_performing <> (d.dpd > $1))""",
+             -- moved by a close still running (or cut short) for a later day: judged then
+             AND (l.delinquency_as_of IS NULL OR l.delinquency_as_of <= c.business_date)
+             AND (l.delinquency_bucket <> b.name OR l.non_performing <> (d.dpd > $1)
+                  OR l.in_arrears
+                     <> (d.dpd > $1 OR (v.delinquency_buckets->0->>'name') <> b.name))""",
         params=("non_performing_days",),
     ),
     Invariant(

@@ -39,6 +39,12 @@ class BusinessDay:
     def manual(self) -> bool:
         return self.mode is Mode.MANUAL
 
+    @property
+    def known(self) -> date | None:
+        """The date learnt from the loan service (manual mode); None before anything was, when
+        `today()` is only the calendar's stand-in, which this service must not pass on."""
+        return self._known if self.manual else None
+
     def today(self) -> date:
         """The business date. In manual mode before anything was learnt (the loan service not yet
         reached at start), the calendar's: the moment passes before a payment is priced, which

@@ -102,7 +102,7 @@ class PenaltyBalance:
         unpaid = self.unpaid - principal_interest_paid
         if (on - self.due_date).days <= terms.grace_days:
             # Kept for if it is still unpaid after the grace period; forgiven once it is paid.
-            frozen = self.accrued(on, terms) if unpaid > 0 else ZERO
+            frozen = min(self.accrued(on, terms), self._cap_room(terms)) if unpaid > 0 else ZERO
         else:
             frozen = owed - penalty_paid - waived
         return replace(

@@ -200,9 +200,9 @@ class ServiceClient:
         """`params` is a mapping to encode, or a query string already encoded (as the gateway
         received it); `path_encoded`, the path is sent exactly as given."""
         headers = {**(headers or {}), "X-ELMS-Service-Token": self.credential}
-        if self.business is not None and self.business.manual:
-            # What this service knows of the business date, for the one it calls to learn.
-            headers[BUSINESS_DATE_HEADER] = self.business.today().isoformat()
+        if self.business is not None and (known := self.business.known) is not None:
+            # What this service learnt of the business date, for the one it calls to learn.
+            headers[BUSINESS_DATE_HEADER] = known.isoformat()
         replicas = self.replicas[service]
         start = self._next[service]
         self._next[service] = (start + 1) % len(replicas)

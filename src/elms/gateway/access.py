@@ -39,7 +39,7 @@ def _body_id(body: Any, name: str) -> str | None:
 
 
 async def check_ownership(
-    principal: Principal, matched: Match, body: Any, fetch: Fetch, today: str
+    principal: Principal, matched: Match, body: Any, fetch: Fetch, today: Callable[[], str]
 ) -> None:
     """For a CUSTOMER: what the request names must be theirs (`body` is the JSON body as the
     service will read it, or None)."""
@@ -80,5 +80,7 @@ async def check_ownership(
             raise forbidden(
                 "Credit limits, scores, statuses, income, identity and KYC are for officers"
             )
-        if route.today_only and body.get(route.today_only) not in (None, today):
+        # Asked only now: the loan's owner was read from the loan service just above, and its
+        # answer told the gateway the business date (in manual mode it may just have moved).
+        if route.today_only and body.get(route.today_only) not in (None, today()):
             raise forbidden("Customers pay today; backdated payments are for officers")

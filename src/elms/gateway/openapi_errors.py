@@ -50,7 +50,12 @@ _LOAN_REFUSALS = {
 _PRODUCTS = "/api/v1/loan-products"
 _PAYMENT_REFUSALS = {
     409: ["CONFLICT", "DUPLICATE_PAYMENT_REFERENCE", "VERSION_CONFLICT"],
-    422: ["INVALID_LOAN_STATE", "INSTALLMENT_NOT_PAYABLE", "PAYMENT_AMOUNT_TOO_LOW"],
+    422: [
+        "INVALID_LOAN_STATE",
+        "INSTALLMENT_NOT_PAYABLE",
+        "PAYMENT_AMOUNT_TOO_LOW",
+        "INVALID_PAYMENT_DATE",
+    ],
 }
 _ROUTE_ERRORS: dict[tuple[str, str], dict[int, list[str]]] = {
     ("POST", "/api/v1/customers"): {409: ["DUPLICATE_EMAIL", "DUPLICATE_IDENTIFICATION"]},
@@ -81,11 +86,15 @@ _ROUTE_ERRORS: dict[tuple[str, str], dict[int, list[str]]] = {
     },
     ("POST", "/api/v1/payments"): {**_SAGA_ENDINGS, **_PAYMENT_REFUSALS},
     ("POST", f"{_L}/installments/{{installmentNumber}}/waive-penalty"): {
-        422: ["INVALID_LOAN_STATE", "WAIVER_EXCEEDS_PENALTY"]
+        422: ["INVALID_LOAN_STATE", "WAIVER_EXCEEDS_PENALTY", "INVALID_WAIVER_DATE"]
     },
     ("POST", "/api/v1/operations/business-date"): {
         409: ["COB_RUNNING"],
-        422: ["BUSINESS_DATE_MODE_CALENDAR", "BUSINESS_DATE_NOT_FORWARD"],
+        422: [
+            "BUSINESS_DATE_MODE_CALENDAR",
+            "BUSINESS_DATE_NOT_FORWARD",
+            "BUSINESS_DATE_TOO_FAR",
+        ],
     },
     ("POST", "/api/v1/saga/{sagaId}/cancel"): {
         409: ["SAGA_NOT_RUNNING", "SAGA_PAST_POINT_OF_NO_RETURN"]

@@ -173,7 +173,7 @@ async def check_ownership(request: Request, principal: Principal, body: Any) -> 
         request.state.route,
         body,
         resource_fetcher(request.app.state.services),
-        today().isoformat(),
+        lambda: today().isoformat(),
     )
 
 

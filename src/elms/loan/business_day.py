@@ -44,6 +44,10 @@ from elms.loan.repository import BusinessDateRow, CobCandidate, CobRun, Delinque
 log = structlog.get_logger("elms.cob")
 
 SERVICE = "loan"
+# How far one move of the business date may go: a year of closes. A mistyped year (2207) would
+# otherwise close tens of thousands of days, irreversibly; older books are brought over a year
+# at a time.
+MAX_MOVE_DAYS = 366
 # The services told when the business date moves (they also learn it from the loan service's
 # answers); the loan service keeps its own from the table.
 DATE_LISTENERS = ("customer",)
@@ -129,6 +133,18 @@ async def move_to(
         running = await repo.running_cob(conn)
         if _catching_up(row, running):
             raise cob_running(running, row)
+        if (target - row.business_date).days > MAX_MOVE_DAYS:
+            message = (
+                f"The business date moves at most {MAX_MOVE_DAYS} days at a time (closing each"
+                f" day costs); it is {row.business_date}"
+            )
+            raise DomainError(
+                message,
+                code="BUSINESS_DATE_TOO_FAR",
+                status=422,
+                details=[FieldProblem("date", message, target.isoformat())],
+                extra={"businessDate": row.business_date.isoformat()},
+            )
         if target <= row.business_date:
             message = f"The business date moves forward only: it is {row.business_date}"
             raise DomainError(
@@ -213,6 +229,8 @@ class Runner:
             row = await repo.get_business_date(conn)
         if row is None:
             return None
+        # Another replica may have moved it: every replica's round learns it.
+        self.business.learn(row.business_date)
         target = row.target_date if self.business.manual else calendar_date()
         return row.business_date if row.business_date < target else None
 
@@ -361,6 +379,8 @@ async def _close_batch(
                     previous_non_performing=loan.non_performing,
                     non_performing=now_standing.non_performing,
                     oldest_unpaid_due_date=loan.oldest_unpaid_due_date,
+                    in_arrears=now_standing.non_performing
+                    or now_standing.bucket != product.delinquency_buckets[0].name,
                 )
             )
     await repo.record_delinquency_moves(conn, moves, day, run.run_id, now)

@@ -275,6 +275,10 @@ class WaiverTooLarge(Exception):
         self.owed = owed
 
 
+class WaiverBeforeLastChange(Exception):
+    """The installment changed after the waiver's date (its penalty was frozen later)."""
+
+
 def waive_penalty(
     target: Installment, amount: Decimal | None, on: date, terms: PenaltyTerms
 ) -> tuple[InstallmentChange, Decimal]:
@@ -284,7 +288,10 @@ def waive_penalty(
     waived = owed if amount is None else amount
     if waived > owed or waived <= ZERO:
         raise WaiverTooLarge(owed)
-    balance = target.penalty.changed(on, terms, ZERO, ZERO, waived)
+    try:
+        balance = target.penalty.changed(on, terms, ZERO, ZERO, waived)
+    except ValueError as error:
+        raise WaiverBeforeLastChange(str(error)) from error
     change = _changed(
         target,
         balance,

@@ -14,7 +14,7 @@ from elms.core.clock import utcnow
 from elms.core.envelope import Envelope
 from elms.core.principal import forbidden
 from elms.core.schemas import CamelModel, Day, Page, WireModel
-from elms.core.web import CallDep, CallerDep, PageNumber, PageSize, router
+from elms.core.web import OFFICERS_ONLY, CallDep, CallerDep, PageNumber, PageSize, router
 from elms.loan import business_day as cob
 from elms.loan import repository as repo
 from elms.loan.business_day import BusinessDateView, Runner
@@ -126,7 +126,7 @@ async def move_business_date(body: MoveBusinessDate, call: CallDep) -> Response:
     )
 
 
-@operations.get("/cob-runs", response_model=Envelope[Page[CobRunOut]])
+@operations.get("/cob-runs", dependencies=[OFFICERS_ONLY], response_model=Envelope[Page[CobRunOut]])
 async def cob_runs(call: CallDep, page: PageNumber = 0, size: PageSize = 20) -> Response:
     async with call.db.connection() as conn:
         runs, total = await repo.list_cob_runs(conn, size, page * size)

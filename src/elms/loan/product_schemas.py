@@ -64,7 +64,8 @@ class UnderwritingIn(WireModel):
 
 
 class BucketIn(WireModel):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=30), ONE_LINE]
+    # Stored on each loan and sent in events: a word of capitals, digits and underscores.
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,29}$")]
     min_days: Count
 
 

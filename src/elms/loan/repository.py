@@ -51,6 +51,7 @@ class Loan:
     non_performing: bool = False
     days_past_due: int = 0
     delinquency_as_of: date | None = None
+    in_arrears: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ _LOAN = """loan_id, application_id, customer_id, loan_amount, outstanding_amount
     last_installment_date, maturity_date, collateral_type, collateral_value,
     employment_verification_status, credit_verification_status, created_at, updated_at, version,
     saga_id, interest_method, product_code, product_version, oldest_unpaid_due_date,
-    delinquency_bucket, non_performing, days_past_due, delinquency_as_of"""
+    delinquency_bucket, non_performing, days_past_due, delinquency_as_of, in_arrears"""
 _APPLICATION = """application_id, customer_id, requested_amount, requested_term, loan_type,
     purpose, employment_details, income_verification, collateral_details, application_status,
     submitted_at, reviewed_at, reviewer_id, review_notes, approval_conditions, rejection_reason"""
@@ -581,6 +582,7 @@ class CobCandidate:
     oldest_unpaid_due_date: date | None
     delinquency_bucket: str
     non_performing: bool
+    in_arrears: bool
 
 
 @dataclass(frozen=True)
@@ -593,6 +595,7 @@ class DelinquencyMove:
     previous_non_performing: bool
     non_performing: bool
     oldest_unpaid_due_date: date | None
+    in_arrears: bool
 
 
 _COB_RUN = """run_id, business_date, status, triggered_by, started_at, finished_at, resumed_count,
@@ -708,15 +711,14 @@ async def list_cob_runs(conn: Connection, limit: int, offset: int) -> tuple[list
 
 async def cob_candidates(conn: Connection, after: str, day: date, size: int) -> list[CobCandidate]:
     """The next active loans after `after` (in id order) that close of business for `day` has
-    anything to do with: an installment due by then and unpaid, or a bucket to leave. Locked
+    anything to do with: an installment due by then and unpaid, or a late bucket to leave. Locked
     for the batch's transaction, as a payment locks its loan, in the same (id) order."""
     rows = await conn.fetch(
         """SELECT loan_id, status, customer_id, product_code, product_version,
-                  oldest_unpaid_due_date, delinquency_bucket, non_performing
+                  oldest_unpaid_due_date, delinquency_bucket, non_performing, in_arrears
            FROM loans
            WHERE status = 'ACTIVE' AND loan_id > $1
-             AND (oldest_unpaid_due_date <= $2 OR delinquency_bucket <> 'CURRENT'
-                  OR non_performing)
+             AND (oldest_unpaid_due_date <= $2 OR in_arrears)
            ORDER BY loan_id LIMIT $3 FOR UPDATE""",
         after,
         day,
@@ -730,9 +732,9 @@ async def closed_loans_still_late(conn: Connection, size: int) -> list[CobCandid
     business moves them back to CURRENT. Each one done leaves the set, so no cursor is needed."""
     rows = await conn.fetch(
         """SELECT loan_id, status, customer_id, product_code, product_version,
-                  oldest_unpaid_due_date, delinquency_bucket, non_performing
+                  oldest_unpaid_due_date, delinquency_bucket, non_performing, in_arrears
            FROM loans
-           WHERE status <> 'ACTIVE' AND (delinquency_bucket <> 'CURRENT' OR non_performing)
+           WHERE status <> 'ACTIVE' AND in_arrears
            ORDER BY loan_id LIMIT $1 FOR UPDATE""",
         size,
     )
@@ -763,14 +765,15 @@ async def record_delinquency_moves(
     ids = [m.loan_id for m in moves]
     await conn.execute(
         """UPDATE loans l SET delinquency_bucket = c.bucket, non_performing = c.np,
-               days_past_due = c.dpd, delinquency_as_of = $5
-           FROM unnest($1::varchar[], $2::varchar[], $3::bool[], $4::int[])
-                AS c(loan_id, bucket, np, dpd)
+               days_past_due = c.dpd, in_arrears = c.arrears, delinquency_as_of = $6
+           FROM unnest($1::varchar[], $2::varchar[], $3::bool[], $4::int[], $5::bool[])
+                AS c(loan_id, bucket, np, dpd, arrears)
            WHERE l.loan_id = c.loan_id""",
         ids,
         [m.bucket for m in moves],
         [m.non_performing for m in moves],
         [m.days_past_due for m in moves],
+        [m.in_arrears for m in moves],
         day,
     )
     await conn.execute(

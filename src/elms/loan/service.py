@@ -293,6 +293,8 @@ async def create_loan(
                     "approval_date": now if decision.approved else None,
                     "first_installment_date": schedule.first_due_date,
                     "oldest_unpaid_due_date": schedule.first_due_date,
+                    # Its product's first bucket: not past due.
+                    "delinquency_bucket": product.delinquency_buckets[0].name,
                     "last_installment_date": schedule.maturity_date,
                     "maturity_date": schedule.maturity_date,
                     "collateral_type": request.collateral.type,
@@ -527,6 +529,14 @@ async def apply_payment(
         )
         order = AllocationOrder(product.allocation_order).parts
         paid_at = as_naive_utc(request.paid_at)
+        if paid_at.date() > today():
+            # A payment is never dated after the business date: its penalty would be frozen in
+            # the future, and every later payment refused as dated before it.
+            raise business_rule(
+                f"Payment date {paid_at.date()} is after the business date {today()}",
+                "INVALID_PAYMENT_DATE",
+                businessDate=today().isoformat(),
+            )
         changes = domain.apply_payment(
             installments, parts, paid_at.date(), product.penalty_terms, order
         )
@@ -610,6 +620,8 @@ async def waive_penalty(
         )
         try:
             change, waived = domain.waive_penalty(target, request.amount, on, product.penalty_terms)
+        except domain.WaiverBeforeLastChange as refused:
+            raise business_rule(str(refused), "INVALID_WAIVER_DATE") from None
         except domain.WaiverTooLarge as refused:
             raise DomainError(
                 f"Installment {number} owes {refused.owed} of penalty on {on}; "

@@ -124,6 +124,8 @@ def _earliest(loan: dict[str, Any]) -> date | None:
     moments = [
         loan.get("disbursementDate"),
         (loan.get("paymentHistory") or {}).get("lastPaymentDate"),
+        # A penalty frozen on a date (a payment's, a waiver's): accrual before it is settled.
+        *(row.get("penaltyFrozenOn") for row in loan.get("installments", [])),
     ]
     days = [date.fromisoformat(m[:10]) for m in moments if m]
     return max(days) if days else None
@@ -189,8 +191,8 @@ async def _allocate(
         # Backdating before either would dodge penalties already due, or earn discounts twice.
         raise invalid(
             "paymentDate",
-            f"paymentDate cannot be before {loan.earliest_payment_date} (disbursement or the"
-            " last payment applied)",
+            f"paymentDate cannot be before {loan.earliest_payment_date} (disbursement, the"
+            " last payment applied or the last penalty waiver)",
             str(on),
         )
     rates = loan.terms

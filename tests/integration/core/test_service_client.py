@@ -7,9 +7,11 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 
 import pytest
 
+from elms.core.business_day import BusinessDay
 from elms.core.service_client import (
     ServiceClient,
     ServiceInterrupted,
@@ -154,3 +156,20 @@ async def test_a_connection_dropped_after_the_request_went_out_is_interrupted_an
             await clients(url).send("loan", method, "/x", content=b"{}")
 
     assert len(seen) == 1
+
+
+async def test_only_a_business_date_learnt_is_passed_on():
+    """Manual mode: a service that has not learnt the date yet must not pass on the calendar's
+    stand-in (the one it calls would take it for the business date); once it has, it does."""
+    business = BusinessDay("manual")
+    client = ServiceClient({"loan": ""}, credential="secret", business=business)
+    try:
+        async with raw_server(answer) as (url, seen):
+            client.replicas["loan"] = [url]
+            await client.send("loan", "GET", "/x")
+            business.learn(date(2025, 3, 1))
+            await client.send("loan", "GET", "/x")
+    finally:
+        await client.close()
+    assert b"x-elms-business-date" not in seen[0].lower()
+    assert b"x-elms-business-date: 2025-03-01" in seen[1].lower()

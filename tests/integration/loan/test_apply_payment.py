@@ -5,10 +5,12 @@ once per payment id, against the loan version it calculated with."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
+from elms.core.business_day import calendar_date
 from tests.integration.loan.conftest import relay
 from tests.integration.loan.helpers import (
     PLAYS_THE_PAYMENT_SERVICE,
@@ -162,6 +164,17 @@ async def test_a_penalty_is_paid_as_owed_and_never_more(system):
     assert change["status"] == "PAID"
     _, stored, _ = await _state(system, loan["loanId"])
     assert (stored[0]["penalty_applied"], stored[0]["discount_applied"]) == (owed, Decimal("0.00"))
+
+
+async def test_a_payment_dated_after_the_business_date_is_refused(system):
+    loan, rows = await _active(system)
+    before = await _state(system, loan["loanId"])
+    tomorrow = f"{calendar_date() + timedelta(days=1)}T09:00:00Z"
+    refused = await pay(
+        system, loan["loanId"], "PAY-FUT", loan["version"], [whole(rows[0])], tomorrow
+    )
+    assert (refused.status_code, error(refused)["code"]) == (422, "INVALID_PAYMENT_DATE")
+    assert await _state(system, loan["loanId"]) == before
 
 
 async def test_principal_and_interest_paid_without_the_penalty_leave_it_owed(system):

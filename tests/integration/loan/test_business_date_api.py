@@ -64,6 +64,10 @@ async def test_the_date_never_moves_back_nor_while_a_close_runs(loan_service):
         )
         assert (refused.status_code, error(refused)["code"]) == (422, "BUSINESS_DATE_NOT_FORWARD")
         assert error(refused)["details"][0]["rejectedValue"] == day.isoformat()
+    too_far = await loan_service.client.post(
+        BUSINESS_DATE, json={"date": (today + timedelta(days=367)).isoformat()}, headers=ADMIN
+    )
+    assert (too_far.status_code, error(too_far)["code"]) == (422, "BUSINESS_DATE_TOO_FAR")
 
     # A close under way (as one left by a crash, before the runner takes it up again).
     async with loan_service.app.state.db.transaction() as conn:
@@ -79,6 +83,10 @@ async def test_the_date_never_moves_back_nor_while_a_close_runs(loan_service):
     assert (busy.status_code, error(busy)["code"]) == (409, "COB_RUNNING")
     assert error(busy)["run"]["runId"] == "COB-UNDER-WAY"
     assert data(await loan_service.client.get(BUSINESS_DATE))["businessDate"] == str(today)
+
+    customer = {"x-elms-user": "c-1", "x-elms-role": "CUSTOMER", "x-elms-customer": "CUST-1"}
+    runs = await loan_service.client.get("/api/v1/operations/cob-runs", headers=customer)
+    assert (runs.status_code, error(runs)["code"]) == (403, "FORBIDDEN")
 
     officer = {"x-elms-user": "officer-1", "x-elms-role": "LOAN_OFFICER"}
     forbidden = await loan_service.client.post(

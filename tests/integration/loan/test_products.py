@@ -118,6 +118,18 @@ async def test_a_product_that_contradicts_itself_is_refused_with_every_problem(l
     assert await _stored(loan_client) == before
 
 
+async def test_a_bucket_name_is_a_word_of_capitals(loan_client):
+    """Bucket names are stored on each loan and sent in events."""
+    before = await _stored(loan_client)
+    buckets = [{"name": "CURRENT", "minDays": 0}, {"name": "Late 90+", "minDays": 90}]
+    refused = await loan_client.post(
+        PRODUCTS, json={**AUTO36, "delinquencyBuckets": buckets}, headers=ADMIN
+    )
+    assert refused.status_code == 400, refused.text
+    assert [d["field"] for d in body(refused)["error"]["details"]] == ["delinquencyBuckets.1.name"]
+    assert await _stored(loan_client) == before
+
+
 async def test_a_change_is_a_new_version_made_from_the_current_one(loan_client):
     await _create(loan_client, AUTO36)
     terms = {k: v for k, v in AUTO36.items() if k != "productCode"}

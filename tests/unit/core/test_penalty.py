@@ -143,6 +143,16 @@ def test_the_cap_bounds_everything_ever_charged():
     assert paid.owed(DUE + timedelta(days=300), terms) == Decimal("2.00")
 
 
+def test_what_is_kept_within_grace_is_within_the_cap_too():
+    # 10 days' grace at 1% a day, capped at 5.00 of 100.00: a cent paid on day 9 keeps 9.00
+    # accrued, of which 5.00 may ever be owed.
+    terms = PenaltyTerms(Decimal("0.01"), grace_days=10, cap_ratio=Decimal("0.05"))
+    balance = PenaltyBalance(DUE, Decimal("100.00"), Decimal("100.00"))
+    kept = balance.changed(DUE + timedelta(days=9), terms, CENT)
+    assert kept.frozen == Decimal("5.00")
+    assert kept.owed(DUE + timedelta(days=11), terms) == Decimal("5.00")
+
+
 @given(st.lists(st.integers(-400, 400), max_size=12), st.integers(-10, 10))
 def test_days_past_due_are_days_since_the_oldest_unpaid_due_date(offsets, shift):
     on = DUE + timedelta(days=shift)

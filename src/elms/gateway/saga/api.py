@@ -132,8 +132,12 @@ async def create_payment(request: Request) -> Response:
     payment = await commands.validated(
         request, "payment", "/internal/v1/payments/validate", command.body
     )
-    # Fixed now, so a saga resumed after midnight still pays on the day it was asked to.
-    payment["paymentDate"] = payment.get("paymentDate") or today()
+    # Fixed now, so a saga resumed after midnight still pays on the day it was asked to; in
+    # manual mode, a gateway that has not learnt the business date yet leaves it to the payment
+    # service, which reads the loan (and its date) first.
+    business = request.app.state.business_day
+    if not business.manual or business.known is not None:
+        payment["paymentDate"] = payment.get("paymentDate") or today()
     engine: SagaEngine = request.app.state.sagas
     data = {
         "request": payment,

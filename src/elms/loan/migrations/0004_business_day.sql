@@ -47,15 +47,27 @@ ALTER TABLE loans ADD COLUMN delinquency_bucket VARCHAR(30) NOT NULL DEFAULT 'CU
 ALTER TABLE loans ADD COLUMN non_performing BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE loans ADD COLUMN days_past_due INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE loans ADD COLUMN delinquency_as_of DATE;
+-- Whether the recorded bucket is a late one (not the product's first) or non-performing: what
+-- close of business must look at even once nothing is past due any more.
+ALTER TABLE loans ADD COLUMN in_arrears BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE loans ADD CONSTRAINT chk_loans_days_past_due CHECK (days_past_due >= 0);
-ALTER TABLE loans ADD CONSTRAINT chk_loans_bucket_format
-    CHECK (delinquency_bucket ~ '^[A-Z][A-Z0-9_]{0,29}$');
+ALTER TABLE loans ADD CONSTRAINT chk_loans_bucket_name
+    CHECK (length(btrim(delinquency_bucket)) BETWEEN 1 AND 30);
 ALTER TABLE loans ADD CONSTRAINT chk_loans_delinquency_dated
     CHECK (delinquency_as_of IS NOT NULL OR (days_past_due = 0 AND NOT non_performing));
+ALTER TABLE loans ADD CONSTRAINT chk_loans_non_performing_in_arrears
+    CHECK (in_arrears OR NOT non_performing);
+
+-- A loan starts in its product's first bucket (loans not past due).
+UPDATE loans l SET delinquency_bucket = (
+    SELECT b->>'name' FROM loan_product_versions v, jsonb_array_elements(v.delinquency_buckets) b
+    WHERE v.product_code = l.product_code AND v.version = l.product_version
+    ORDER BY (b->>'minDays')::int LIMIT 1);
 
 UPDATE loans l SET oldest_unpaid_due_date = (
     SELECT min(i.due_date) FROM loan_installments i
     WHERE i.loan_id = l.loan_id AND i.status <> 'PAID');
+
 
 -- Close of business walks the active loans in id order and needs only those late, due, or not
 -- CURRENT; this keeps the walk off the rest of the table.
@@ -88,6 +100,15 @@ CREATE TABLE loan_delinquency_history (
 ALTER TABLE loan_installments ADD COLUMN penalty_outstanding DECIMAL(15,2) NOT NULL DEFAULT 0.00;
 ALTER TABLE loan_installments ADD COLUMN penalty_frozen_on DATE;
 ALTER TABLE loan_installments ADD COLUMN penalty_waived DECIMAL(15,2) NOT NULL DEFAULT 0.00;
+
+-- Open installments that paid some penalty already (a penalty-first product): that penalty paid
+-- what had accrued up to the payment, so accrual starts again from its date. (Before balances the
+-- penalty paid was subtracted from the whole; without this it would be charged twice.) Any of
+-- the old penalty left unpaid on that date is forgiven: never more, never twice.
+UPDATE loan_installments
+SET penalty_frozen_on = paid_date::date
+WHERE status <> 'PAID' AND penalty_applied > 0 AND paid_date IS NOT NULL
+  AND paid_date::date > due_date;
 ALTER TABLE loan_installments ADD CONSTRAINT chk_installment_penalty_balance
     CHECK (penalty_outstanding >= 0 AND penalty_waived >= 0 AND penalty_applied >= 0);
 -- A PAID installment owes nothing: no principal, no interest, no penalty.
@@ -115,6 +136,6 @@ CREATE TABLE loan_penalty_waivers (
 );
 CREATE INDEX idx_loan_penalty_waivers_loan ON loan_penalty_waivers(loan_id);
 
--- Paid-off loans still recorded in a late bucket: close of business moves them back to CURRENT.
-CREATE INDEX idx_loans_closed_still_late ON loans(loan_id)
-    WHERE status <> 'ACTIVE' AND (delinquency_bucket <> 'CURRENT' OR non_performing);
+-- Paid-off loans still recorded in a late bucket: close of business moves them back.
+CREATE INDEX idx_loans_closed_in_arrears ON loans(loan_id)
+    WHERE status <> 'ACTIVE' AND in_arrears;
