@@ -20,7 +20,7 @@ import typer
 from bench import load, machine
 from bench.stats import summary
 from elms.core import cluster, jsoncodec
-from elms.core.clock import today
+from elms.core.business_day import today
 from elms.core.config import SERVICES, Settings
 from elms.reconcile import reconcile
 
