@@ -88,6 +88,7 @@ _ROUTE_ERRORS: dict[tuple[str, str], dict[int, list[str]]] = {
     ("POST", f"{_L}/installments/{{installmentNumber}}/waive-penalty"): {
         422: ["INVALID_LOAN_STATE", "WAIVER_EXCEEDS_PENALTY", "INVALID_WAIVER_DATE"]
     },
+    ("GET", f"{_L}/payoff"): {422: ["INVALID_LOAN_STATE"]},
     ("POST", "/api/v1/operations/business-date"): {
         409: ["COB_RUNNING"],
         422: [

@@ -137,6 +137,7 @@ ROUTES: tuple[PublicRoute, ...] = (
         Body.JSON,
     ),
     PublicRoute("GET", f"{_LOAN}/delinquency-history", _L, "loan:read", _O.LOAN_IN_PATH),
+    PublicRoute("GET", f"{_LOAN}/payoff", _L, "loan:read", _O.LOAN_IN_PATH),
     PublicRoute("POST", f"{_LOAN}/approve", _L, "loan:approve", _O.OFFICERS, Body.JSON),
     PublicRoute("POST", f"{_LOAN}/reject", _L, "loan:approve", _O.OFFICERS, Body.JSON),
     PublicRoute("POST", f"{_LOAN}/disburse", _L, "loan:approve", _O.OFFICERS, Body.JSON),

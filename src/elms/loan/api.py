@@ -13,7 +13,7 @@ from elms.core.business_day import today
 from elms.core.clock import utcnow
 from elms.core.envelope import Envelope
 from elms.core.principal import forbidden
-from elms.core.schemas import Page
+from elms.core.schemas import Day, Page
 from elms.core.web import (
     OFFICERS_ONLY,
     OWN_CUSTOMER,
@@ -33,6 +33,7 @@ from elms.loan.repository import Document, Loan
 from elms.loan.responses import (
     DelinquencyMoveOut,
     LoanDetailsOut,
+    PayoffOut,
     PreviewOut,
     ScheduleOut,
     WaiverOut,
@@ -185,6 +186,15 @@ async def get_installments(loan_id: str, call: CallDep) -> Response:
     return envelope.success(
         ScheduleOut.of(await service.get_loan(call.db, loan_id)), "Installments"
     )
+
+
+@loans.get("/{loan_id}/payoff", dependencies=[OWN_LOAN], response_model=Envelope[PayoffOut])
+async def payoff(
+    loan_id: str, call: CallDep, on: Annotated[Day | None, Query(alias="date")] = None
+) -> Response:
+    """What closing the loan takes on `date` (the business date by default; never before it)."""
+    quote = await service.payoff_quote(call.db, loan_id, on)
+    return envelope.success(PayoffOut.of(loan_id, quote), "Payoff quote")
 
 
 async def _move(

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from elms.core.errors import business_rule
 from elms.core.money import ZERO
+from elms.core.payoff import PayoffItem
 from elms.core.penalty import PenaltyBalance, PenaltyTerms, PenaltyTooLarge
 
 
@@ -118,6 +119,17 @@ class Installment:
             frozen=self.penalty_outstanding,
             since=self.penalty_frozen_on,
             settled=self.penalty_applied + self.penalty_waived,
+        )
+
+    @property
+    def payoff_item(self) -> PayoffItem:
+        return PayoffItem(
+            number=self.installment_number,
+            due_date=self.due_date,
+            principal_remaining=self.principal_amount - self.principal_paid,
+            interest_remaining=self.interest_amount - self.interest_paid,
+            interest_amount=self.interest_amount,
+            penalty=self.penalty,
         )
 
     def penalty_owed(self, on: date, terms: PenaltyTerms) -> Decimal:

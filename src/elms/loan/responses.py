@@ -9,6 +9,7 @@ from typing import Any
 
 from elms.core.business_day import today
 from elms.core.money import ZERO
+from elms.core.payoff import PayoffQuote
 from elms.core.penalty import PenaltyTerms, days_past_due
 from elms.core.schemas import CamelModel
 from elms.loan.domain import Installment, InstallmentStatus, LoanStatus
@@ -282,3 +283,54 @@ class DelinquencyMoveOut(CamelModel):
     oldest_unpaid_due_date: date | None
     cob_run_id: str
     recorded_at: datetime
+
+
+class PayoffLineOut(CamelModel):
+    installment_number: int
+    due_date: date
+    principal: Decimal
+    interest: Decimal
+    penalty: Decimal
+    interest_waived: Decimal
+    amount: Decimal
+
+
+class PayoffOut(CamelModel):
+    """`GET /api/v1/loans/{loanId}/payoff?date=`: what closing the loan takes on `date`. Interest
+    due is the unpaid interest of installments due by then plus the current period's pro rata;
+    later interest is waived (`interestWaived`); no fee is charged for paying off."""
+
+    loan_id: str
+    date: date
+    principal_outstanding: Decimal
+    interest_due: Decimal
+    penalty_due: Decimal
+    fees_due: Decimal
+    payoff_amount: Decimal
+    interest_waived: Decimal
+    installments: list[PayoffLineOut]
+
+    @classmethod
+    def of(cls, loan_id: str, quote: PayoffQuote) -> dict[str, Any]:
+        return cls(
+            loan_id=loan_id,
+            date=quote.on,
+            principal_outstanding=quote.principal,
+            interest_due=quote.interest,
+            penalty_due=quote.penalty,
+            fees_due=quote.fees,
+            payoff_amount=quote.amount,
+            interest_waived=quote.interest_waived,
+            installments=[
+                PayoffLineOut(
+                    installment_number=line.number,
+                    due_date=line.due_date,
+                    principal=line.principal,
+                    interest=line.interest,
+                    penalty=line.penalty,
+                    interest_waived=line.interest_waived,
+                    amount=line.amount,
+                )
+                for line in quote.lines
+            ],
+        ).wire()

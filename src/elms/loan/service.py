@@ -29,6 +29,7 @@ from elms.core.errors import (
 from elms.core.idempotency import ReadFirst
 from elms.core.ids import new_id
 from elms.core.money import MAX_AMOUNT, ZERO
+from elms.core.payoff import PayoffQuote, quote_payoff
 from elms.core.service_client import ServiceClient, ServiceUnavailable
 from elms.loan import domain, product_service, products, underwriting
 from elms.loan import repository as repo
@@ -666,6 +667,26 @@ async def waive_penalty(
         "loanStatus": updated.status,
         "loanVersion": updated.version,
     }
+
+
+async def payoff_quote(db: Database, loan_id: str, on: date | None) -> PayoffQuote:
+    """What closing the loan takes on `on` (the business date by default, never before it)."""
+    day = on or today()
+    if day < today():
+        raise invalid("date", f"must be on or after the business date {today()}", str(day))
+    view = await get_loan(db, loan_id)
+    loan = view.loan
+    if loan.status != LoanStatus.ACTIVE or loan.disbursement_date is None:
+        raise business_rule(
+            f"A payoff is quoted for ACTIVE loans; this one is {loan.status}",
+            "INVALID_LOAN_STATE",
+        )
+    return quote_payoff(
+        [i.payoff_item for i in view.installments],
+        day,
+        loan.disbursement_date.date(),
+        view.product.penalty_terms,
+    )
 
 
 async def delinquency_history(

@@ -5,12 +5,13 @@ runs (officers), a loan's delinquency history (its owner and officers), and pena
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from elms.core.business_day import calendar_date
 from tests.conftest import bearer
 from tests.integration.saga.helpers import active_loan, data, error, get_loan, pay
+from tests.integration.saga.helpers import customer as customer_of
 
 BUSINESS_DATE = "/api/v1/operations/business-date"
 
@@ -117,3 +118,73 @@ async def test_a_customer_reads_the_history_of_their_own_loan_only(system, gatew
     assert (other.status_code, error(other)["code"]) == (404, "NOT_FOUND")
     missing = await gateway.client.get("/api/v1/loans/LOAN-NONE/delinquency-history")
     assert (missing.status_code, error(missing)["code"]) == (404, "NOT_FOUND")
+
+
+async def test_a_payoff_quote_is_its_definition_on_the_day_asked(system, gateway):
+    loan = await active_loan(system, gateway, "payoff")
+    loan_id = loan["loanId"]
+    shown = await get_loan(gateway, loan_id)
+    rows = shown["installments"]
+    on = calendar_date() + timedelta(days=3)
+    answer = await gateway.client.get(f"/api/v1/loans/{loan_id}/payoff", params={"date": str(on)})
+    assert answer.status_code == 200, answer.text
+    quote = data(answer)
+    assert (quote["loanId"], quote["date"]) == (loan_id, str(on))
+    due = [r for r in rows if date.fromisoformat(r["dueDate"]) <= on]
+    later = [r for r in rows if date.fromisoformat(r["dueDate"]) > on]
+    start = date.fromisoformat(due[-1]["dueDate"])
+    current_end = date.fromisoformat(later[0]["dueDate"])
+    prorated = (
+        later[0]["interestAmount"] * (on - start).days / (current_end - start).days
+    ).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    penalty = sum(
+        (
+            (
+                r["totalAmount"] * Decimal("0.001") * (on - date.fromisoformat(r["dueDate"])).days
+            ).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            for r in due
+        ),
+        Decimal("0"),
+    )
+    assert quote["principalOutstanding"] == shown["outstandingAmount"]
+    assert quote["interestDue"] == sum(r["interestAmount"] for r in due) + prorated
+    assert quote["penaltyDue"] == penalty
+    assert quote["feesDue"] == Decimal("0.00")
+    assert quote["payoffAmount"] == shown["outstandingAmount"] + quote["interestDue"] + penalty
+    assert quote["interestWaived"] == sum(r["interestAmount"] for r in later) - prorated
+    assert [line["installmentNumber"] for line in quote["installments"]] == [
+        r["installmentNumber"] for r in rows
+    ]
+    # By default on the business date.
+    today = data(await gateway.client.get(f"/api/v1/loans/{loan_id}/payoff"))
+    assert today["date"] == str(calendar_date())
+
+
+async def test_a_payoff_is_quoted_only_for_a_loan_lent_out_and_never_for_the_past(system, gateway):
+    loan = await active_loan(system, gateway, "payoff-refused")
+    yesterday = str(calendar_date() - timedelta(days=1))
+    past = await gateway.client.get(
+        f"/api/v1/loans/{loan['loanId']}/payoff", params={"date": yesterday}
+    )
+    assert (past.status_code, error(past)["code"]) == (400, "VALIDATION_ERROR")
+    assert error(past)["details"][0]["field"] == "date"
+    other = await active_loan(system, gateway, "payoff-other")
+    customer = _as(system.settings, "CUSTOMER", loan["customerId"])
+    theirs = await gateway.client.get(f"/api/v1/loans/{other['loanId']}/payoff", headers=customer)
+    assert (theirs.status_code, error(theirs)["code"]) == (404, "NOT_FOUND")
+    own = await gateway.client.get(f"/api/v1/loans/{loan['loanId']}/payoff", headers=customer)
+    assert own.status_code == 200, own.text
+    person = await customer_of(system, "payoff-pending")
+    pending = await gateway.client.post(
+        "/api/v1/loans",
+        json={
+            "customerId": person["customerId"],
+            "loanAmount": "1000.00",
+            "interestRate": "0.12",
+            "installmentCount": 6,
+            "loanType": "PERSONAL",
+        },
+    )
+    assert pending.status_code == 201, pending.text
+    not_lent = await gateway.client.get(f"/api/v1/loans/{data(pending)['loanId']}/payoff")
+    assert (not_lent.status_code, error(not_lent)["code"]) == (422, "INVALID_LOAN_STATE")
