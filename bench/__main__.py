@@ -3,6 +3,8 @@ its gateway, then check the books (`elms reconcile`). Loopback only; bounded in 
 
     ELMS_RATE_LIMIT=1000000/minute .venv/bin/elms up     # the rate limit would refuse a load
     .venv/bin/python -m bench --clients 32 --seconds 60
+
+`python -m bench cob` (bench/cob.py) measures close of business on a system of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bench import load, machine
+from bench import cob, load, machine
 from bench.stats import summary
 from elms.core import cluster, jsoncodec
 from elms.core.business_day import today
@@ -121,20 +123,26 @@ def _render(result: dict) -> str:
     return "\n".join(lines)
 
 
-@app.command()
+@app.callback(invoke_without_command=True)
 def main(
+    ctx: typer.Context,
     clients: Annotated[int, typer.Option(min=1, max=512)] = 32,
     seconds: Annotated[float, typer.Option(min=1, max=3600)] = 60,
     pgbench_seconds: Annotated[int, typer.Option(min=0, max=3600, help="0: skip")] = 30,
     pgbench_scale: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Load the running system, measure pgbench beside it, reconcile; exit 1 on any error."""
+    """Load the running system, measure pgbench beside it, reconcile; exit 1 on any error.
+    With a command (cob), that command instead."""
+    if ctx.invoked_subcommand is not None:
+        return
     result = asyncio.run(_measure(clients, seconds, pgbench_seconds, pgbench_scale))
     print(jsoncodec.dumps(result) if as_json else _render(result))
     if result["errors"] or not result["reconcile"]["balanced"]:
         raise typer.Exit(1)
 
+
+app.command("cob")(cob.main)
 
 if __name__ == "__main__":
     app()
