@@ -100,6 +100,12 @@ class Installment:
     penalty_outstanding: Decimal = ZERO
     penalty_frozen_on: date | None = None
     penalty_waived: Decimal = ZERO
+    # Interest of a period not begun, waived when the loan was paid off.
+    interest_waived: Decimal = ZERO
+
+    @property
+    def interest_remaining(self) -> Decimal:
+        return self.interest_amount - self.interest_paid - self.interest_waived
 
     @property
     def remaining(self) -> Decimal:
@@ -127,8 +133,8 @@ class Installment:
             number=self.installment_number,
             due_date=self.due_date,
             principal_remaining=self.principal_amount - self.principal_paid,
-            interest_remaining=self.interest_amount - self.interest_paid,
-            interest_amount=self.interest_amount,
+            interest_remaining=self.interest_remaining,
+            interest_amount=self.interest_amount - self.interest_waived,
             penalty=self.penalty,
         )
 
@@ -149,6 +155,8 @@ class InstallmentPayment:
     interest_paid: Decimal
     penalty_paid: Decimal
     discount_applied: Decimal
+    # Paying off: interest of a period not begun, not owed (checked against the payoff quote).
+    interest_waived: Decimal = ZERO
 
     @property
     def cash(self) -> Decimal:
@@ -168,6 +176,7 @@ class InstallmentChange:
     penalty_outstanding: Decimal
     penalty_frozen_on: date | None
     penalty_waived: Decimal
+    interest_waived: Decimal = ZERO
 
 
 # The order a partial payment pays an installment's parts unless the loan's product says
@@ -202,17 +211,18 @@ def apply_payment(
         if target.is_settled:
             raise refused
         owed = {
-            "interest": target.interest_amount - target.interest_paid,
+            "interest": target.interest_remaining,
             "principal": target.principal_amount - target.principal_paid,
             "penalty": target.penalty.owed(on, terms),
         }
         paid = {
-            "interest": part.interest_paid,
+            # Interest waived settles that interest as paying it would.
+            "interest": part.interest_paid + part.interest_waived,
             "principal": part.principal_paid,
             "penalty": part.penalty_paid,
         }
         if (
-            min(*paid.values(), part.discount_applied) < ZERO
+            min(*paid.values(), part.discount_applied, part.interest_waived) < ZERO
             or any(paid[name] > owed[name] for name in owed)
             # A discount reduces interest paid (api.md §4 rule 4): never more than it.
             or part.discount_applied > part.interest_paid
@@ -221,7 +231,10 @@ def apply_payment(
             raise refused
         try:
             balance = target.penalty.changed(
-                on, terms, part.principal_paid + part.interest_paid, part.penalty_paid
+                on,
+                terms,
+                part.principal_paid + part.interest_paid + part.interest_waived,
+                part.penalty_paid,
             )
         except (PenaltyTooLarge, ValueError) as error:
             raise business_rule(
@@ -241,6 +254,7 @@ def apply_payment(
                 penalty_applied=target.penalty_applied + part.penalty_paid,
                 penalty_waived=target.penalty_waived,
                 paying=True,
+                interest_waived=target.interest_waived + part.interest_waived,
             )
         )
     return changes
@@ -259,6 +273,7 @@ def _changed(
     penalty_applied: Decimal,
     penalty_waived: Decimal,
     paying: bool,
+    interest_waived: Decimal | None = None,
 ) -> InstallmentChange:
     if balance.settled_in_full(on, terms):
         status = InstallmentStatus.PAID
@@ -279,6 +294,7 @@ def _changed(
         ZERO if status == InstallmentStatus.PAID else balance.frozen,
         balance.since,
         penalty_waived,
+        target.interest_waived if interest_waived is None else interest_waived,
     )
 
 

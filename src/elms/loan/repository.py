@@ -96,7 +96,7 @@ _APPLICATION = """application_id, customer_id, requested_amount, requested_term,
 _INSTALLMENT = """installment_id, loan_id, installment_number, due_date, principal_amount,
     interest_amount, total_amount, status, paid_date, paid_amount, discount_applied,
     penalty_applied, remaining_amount, principal_paid, interest_paid, penalty_outstanding,
-    penalty_frozen_on, penalty_waived"""
+    penalty_frozen_on, penalty_waived, interest_waived"""
 
 
 # --- applications and loans -----------------------------------------------------------------
@@ -238,7 +238,7 @@ async def apply_installment_changes(
            SET status = $3, paid_amount = $4, discount_applied = $5, penalty_applied = $6,
                remaining_amount = $7, paid_date = COALESCE($8, paid_date), updated_at = $9,
                principal_paid = $10, interest_paid = $11, penalty_outstanding = $12,
-               penalty_frozen_on = $13, penalty_waived = $14
+               penalty_frozen_on = $13, penalty_waived = $14, interest_waived = $15
            WHERE loan_id = $1 AND installment_number = $2""",
         [
             (
@@ -256,6 +256,7 @@ async def apply_installment_changes(
                 c.penalty_outstanding,
                 c.penalty_frozen_on,
                 c.penalty_waived,
+                c.interest_waived,
             )
             for c in changes
         ],

@@ -34,11 +34,12 @@ def installment_out(row: Installment, on: date, terms: PenaltyTerms | None) -> I
         penalty_applied=row.penalty_applied,
         remaining_amount=row.remaining,
         principal_remaining=row.principal_amount - row.principal_paid,
-        interest_remaining=row.interest_amount - row.interest_paid,
+        interest_remaining=row.interest_remaining,
         penalty_outstanding=row.penalty_outstanding,
         penalty_frozen_on=row.penalty_frozen_on,
         penalty_waived=row.penalty_waived,
         penalty_due=row.penalty_owed(on, terms) if terms is not None else ZERO,
+        interest_waived=row.interest_waived,
     )
 
 

@@ -182,13 +182,18 @@ class InstallmentPaymentIn(WireModel):
     interest_paid: NonNegativeMoney
     penalty_paid: NonNegativeMoney = Decimal("0.00")
     discount_applied: NonNegativeMoney = Decimal("0.00")
+    # A payoff's: interest of a period not begun (checked against the loan's payoff quote).
+    interest_waived: NonNegativeMoney = Decimal("0.00")
 
 
 class ApplyPaymentRequest(WireModel):
     payment_id: Identifier
     expected_version: Annotated[int, Field(ge=1, strict=True)]
     paid_at: datetime
-    installments: Annotated[list[InstallmentPaymentIn], Field(min_length=1, max_length=24)]
+    # A payoff pays every open installment: as many as a loan has.
+    installments: Annotated[
+        list[InstallmentPaymentIn], Field(min_length=1, max_length=MAX_INSTALLMENTS)
+    ]
 
     @field_validator("installments")
     @classmethod
@@ -221,6 +226,7 @@ class InstallmentOut(CamelModel):
     penalty_frozen_on: date | None
     penalty_waived: Decimal
     penalty_due: Decimal
+    interest_waived: Decimal
 
 
 class ScheduleRowOut(CamelModel):

@@ -522,6 +522,7 @@ async def apply_payment(
                 p.interest_paid,
                 p.penalty_paid,
                 p.discount_applied,
+                p.interest_waived,
             )
             for p in request.installments
         ]
@@ -538,6 +539,8 @@ async def apply_payment(
                 "INVALID_PAYMENT_DATE",
                 businessDate=today().isoformat(),
             )
+        if any(p.interest_waived for p in parts):
+            _check_payoff(loan, installments, parts, paid_at.date(), product)
         changes = domain.apply_payment(
             installments, parts, paid_at.date(), product.penalty_terms, order
         )
@@ -555,6 +558,7 @@ async def apply_payment(
             "loanId": loan_id,
             "paymentId": request.payment_id,
             "principalPaid": principal,
+            "interestWaived": sum((p.interest_waived for p in parts), ZERO),
             "outstandingAmount": updated.outstanding_amount,
             "loanStatus": updated.status,
             "loanPaidOff": paid_off,
@@ -585,6 +589,38 @@ async def apply_payment(
             },
         )
     return {**result, "replayed": False}
+
+
+def _check_payoff(
+    loan: Loan,
+    installments: list[Installment],
+    parts: list[InstallmentPayment],
+    on: date,
+    product: Product,
+) -> None:
+    """Interest is waived only by paying the loan off: the parts must be the loan's own payoff
+    quote on the payment date, line for line, to the cent."""
+    assert loan.disbursement_date is not None
+    quote = quote_payoff(
+        [i.payoff_item for i in installments],
+        on,
+        loan.disbursement_date.date(),
+        product.penalty_terms,
+    )
+    expected = [
+        (line.number, line.principal, line.interest, line.penalty, line.interest_waived)
+        for line in quote.lines
+    ]
+    given = [
+        (p.installment_number, p.principal_paid, p.interest_paid, p.penalty_paid, p.interest_waived)
+        for p in sorted(parts, key=lambda p: p.installment_number)
+    ]
+    if given != expected or any(p.discount_applied for p in parts):
+        raise business_rule(
+            f"Interest is waived only by paying the loan off: on {on} that takes {quote.amount}",
+            "INSTALLMENT_NOT_PAYABLE",
+            amountNeeded=quote.amount,
+        )
 
 
 async def waive_penalty(

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from elms.core.errors import business_rule
 from elms.core.money import ZERO, cents
+from elms.core.payoff import PayoffItem, quote_payoff
 from elms.core.penalty import PenaltyBalance, PenaltyTerms
 
 # The loan service's installment statuses that still owe money (rule 1).
@@ -102,6 +103,8 @@ class OpenInstallment:
     penalty_outstanding: Decimal = ZERO
     penalty_frozen_on: date | None = None
     penalty_settled: Decimal = ZERO
+    # Its scheduled interest (less any waived): a payoff's pro rata is a share of it.
+    interest_amount: Decimal | None = None
 
     @property
     def remaining(self) -> Decimal:
@@ -194,6 +197,8 @@ class InstallmentAllocation:
     discount_applied: Decimal
     early_days: int
     late_days: int
+    # A payoff's: interest of a period not begun, not owed.
+    interest_waived: Decimal = ZERO
 
     @property
     def paid(self) -> Decimal:
@@ -203,7 +208,9 @@ class InstallmentAllocation:
     @property
     def remaining_after(self) -> Decimal:
         """Principal and interest the installment still owes after this payment."""
-        return self.original_amount - self.principal_paid - self.interest_paid
+        return (
+            self.original_amount - self.principal_paid - self.interest_paid - self.interest_waived
+        )
 
     @property
     def fully_paid(self) -> bool:
@@ -281,6 +288,65 @@ def allocate(
             amountNeeded=needed,
         )
     return Allocation(tuple(rows), left)
+
+
+def allocate_payoff(
+    installments: Sequence[OpenInstallment],
+    on: date,
+    offered: Decimal | None,
+    disbursed_on: date,
+    terms: Terms = DEFAULT_TERMS,
+) -> Allocation:
+    """Paying the loan off on `on` (docs/servicing.md): every open installment, whatever the
+    horizon, for its payoff line (elms.core.payoff), later interest waived; the rest of the offer
+    unapplied. Less than the payoff amount is 422 PAYMENT_AMOUNT_TOO_LOW with the amount needed."""
+    quote = quote_payoff(
+        [_payoff_item(i) for i in installments], on, disbursed_on, terms.penalty_terms
+    )
+    if not quote.lines:
+        raise business_rule(
+            "The loan owes nothing to pay off", "INSTALLMENT_NOT_PAYABLE", payableInstallments=[]
+        )
+    if offered is not None and offered < quote.amount:
+        raise business_rule(
+            f"Paying the loan off on {on} takes {quote.amount}; {offered} was offered",
+            "PAYMENT_AMOUNT_TOO_LOW",
+            amountNeeded=quote.amount,
+        )
+    by_number = {i.number: i for i in installments}
+    rows = []
+    for line in quote.lines:
+        installment = by_number[line.number]
+        days = (installment.due_date - on).days
+        rows.append(
+            InstallmentAllocation(
+                number=line.number,
+                due_date=line.due_date,
+                original_amount=installment.remaining,
+                amount_due=line.amount,
+                principal_paid=line.principal,
+                interest_paid=line.interest,
+                penalty_paid=line.penalty,
+                discount_applied=ZERO,
+                early_days=max(days, 0),
+                late_days=max(-days, 0),
+                interest_waived=line.interest_waived,
+            )
+        )
+    left = ZERO if offered is None else offered - quote.amount
+    return Allocation(tuple(rows), left)
+
+
+def _payoff_item(installment: OpenInstallment) -> PayoffItem:
+    interest = installment.interest_amount
+    return PayoffItem(
+        number=installment.number,
+        due_date=installment.due_date,
+        principal_remaining=installment.principal_remaining,
+        interest_remaining=installment.interest_remaining,
+        interest_amount=installment.interest_remaining if interest is None else interest,
+        penalty=installment.penalty,
+    )
 
 
 def _candidates(

@@ -11,6 +11,7 @@ from typing import Any
 from asyncpg import Connection
 
 from elms.core import sql
+from elms.core.money import ZERO
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Payment:
     notes: str | None
     loan_version: int | None
     outstanding_before: Decimal | None
+    payment_type: str = "REGULAR"
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,13 @@ class PaymentInstallment:
     remaining_amount: Decimal
     early_payment_days: int
     late_payment_days: int
+    interest_waived: Decimal = ZERO
 
 
 _PAYMENT = """payment_id, loan_id, customer_id, payment_amount, payment_date, payment_method,
     payment_reference, status, processing_fee, total_amount, bank_details, created_at, updated_at,
     processed_at, failed_at, failure_reason, version, offered_amount, is_partial_payment, notes,
-    loan_version, outstanding_before"""
+    loan_version, outstanding_before, payment_type"""
 _INSTALLMENT_COLUMNS = (
     "installment_number",
     "due_amount",
@@ -68,6 +71,7 @@ _INSTALLMENT_COLUMNS = (
     "remaining_amount",
     "early_payment_days",
     "late_payment_days",
+    "interest_waived",
 )
 _INSTALLMENT = ", ".join(_INSTALLMENT_COLUMNS)
 _CALCULATION_COLUMNS = (

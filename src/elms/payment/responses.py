@@ -172,6 +172,7 @@ class InstallmentApplicationOut(CamelModel):
     interest_paid: Decimal
     penalty_paid: Decimal
     discount_applied: Decimal
+    interest_waived: Decimal
 
 
 class ApplyRequestOut(CamelModel):
@@ -200,7 +201,11 @@ class PaymentRecordedOut(PaymentDetailsOut):
         principal = sum((r.principal_paid for r in allocation.rows), ZERO)
         interest = sum((r.interest_paid for r in allocation.rows), ZERO)
         after_principal = loan.outstanding_amount - principal
-        after_interest = loan.outstanding_interest - interest
+        after_interest = (
+            loan.outstanding_interest
+            - interest
+            - sum((r.interest_waived for r in allocation.rows), ZERO)
+        )
         return cls(
             **cls.fields_of(view),
             calculation=CalculationOut.of(allocation, terms),
@@ -221,6 +226,7 @@ class PaymentRecordedOut(PaymentDetailsOut):
                         interest_paid=r.interest_paid,
                         penalty_paid=r.penalty_paid,
                         discount_applied=r.discount_applied,
+                        interest_waived=r.interest_waived,
                     )
                     for r in allocation.rows
                 ],

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from elms.core.business_day import today
 from elms.core.schemas import (
@@ -31,14 +31,24 @@ def _not_in_future(value: date | None) -> date | None:
     return value
 
 
+def _payoff_alone(request: Any) -> Any:
+    """A payoff pays every open installment whole: it names none and is never partial."""
+    if request.payoff and (request.installment_numbers or request.is_partial_payment):
+        raise ValueError("payoff pays the whole loan: no installmentNumbers, no isPartialPayment")
+    return request
+
+
 class CalculateRequest(WireModel):
     loan_id: Identifier
     payment_amount: PositiveMoney | None = None
     payment_date: Day | None = None
     installment_numbers: InstallmentNumbers | None = None
     is_partial_payment: Flag = False
+    # Pay the whole loan off on the payment date (docs/servicing.md).
+    payoff: Flag = False
 
     _date = field_validator("payment_date")(_not_in_future)
+    _alone = model_validator(mode="after")(_payoff_alone)
 
 
 class PaymentRequest(WireModel):
@@ -50,6 +60,8 @@ class PaymentRequest(WireModel):
     payment_method: PaymentMethod
     installment_numbers: InstallmentNumbers | None = None
     is_partial_payment: Flag = False
+    # Pay the whole loan off on the payment date (docs/servicing.md).
+    payoff: Flag = False
     payment_reference: (
         Annotated[
             str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), ONE_LINE
@@ -60,6 +72,7 @@ class PaymentRequest(WireModel):
     notes: Annotated[str, StringConstraints(max_length=2000), MULTILINE] | None = None
 
     _date = field_validator("payment_date")(_not_in_future)
+    _alone = model_validator(mode="after")(_payoff_alone)
 
 
 class RecordPaymentRequest(PaymentRequest):
@@ -95,6 +108,8 @@ class PaymentOut(CamelModel):
     failed_at: datetime | None
     failure_reason: str | None
     loan_version: int | None
+    # REGULAR, or PAYOFF: the payment closed the loan (docs/servicing.md).
+    payment_type: str = "REGULAR"
 
 
 class PaymentInstallmentOut(CamelModel):
@@ -108,3 +123,5 @@ class PaymentInstallmentOut(CamelModel):
     remaining_amount: Decimal
     early_payment_days: int
     late_payment_days: int
+    # A payoff's: interest of a period not begun, not owed.
+    interest_waived: Decimal = Decimal("0.00")

@@ -34,6 +34,7 @@ from elms.payment.allocation import (
     PaymentMethod,
     Terms,
     allocate,
+    allocate_payoff,
     allocation_order,
     total_amount,
 )
@@ -54,6 +55,7 @@ class LoanSnapshot:
     terms: Terms
     # A payment cannot be dated before the money went out or before the last payment applied.
     earliest_payment_date: date | None = None
+    disbursed_on: date | None = None
 
     @property
     def outstanding_interest(self) -> Decimal:
@@ -100,6 +102,9 @@ async def read_loan(services: ServiceClient, settings: Settings, loan_id: str) -
         outstanding_amount=Decimal(str(loan["outstandingAmount"])),
         terms=terms_of(loan, settings),
         earliest_payment_date=_earliest(loan),
+        disbursed_on=date.fromisoformat(loan["disbursementDate"][:10])
+        if loan.get("disbursementDate")
+        else None,
         installments=[
             OpenInstallment(
                 number=row["installmentNumber"],
@@ -114,6 +119,8 @@ async def read_loan(services: ServiceClient, settings: Settings, loan_id: str) -
                 else None,
                 penalty_settled=Decimal(str(row["penaltyApplied"]))
                 + Decimal(str(row["penaltyWaived"])),
+                interest_amount=Decimal(str(row["interestAmount"]))
+                - Decimal(str(row["interestWaived"])),
             )
             for row in loan["installments"]
         ],
@@ -178,6 +185,7 @@ async def _allocate(
     partial: bool,
     now: datetime,
     caller: Caller = SERVICE,
+    payoff: bool = False,
 ) -> tuple[Allocation, LoanSnapshot, date, Terms]:
     """The allocation on the payment date against the loan as it is now: calculate and record
     share it, so the same inputs on the same date give the same amounts. A customer's loan must
@@ -196,6 +204,10 @@ async def _allocate(
             str(on),
         )
     rates = loan.terms
+    if payoff:
+        assert loan.disbursed_on is not None, "an ACTIVE loan was disbursed"
+        paid_off = allocate_payoff(loan.installments, on, offered, loan.disbursed_on, rates)
+        return paid_off, loan, on, rates
     return allocate(loan.installments, on, offered, numbers, partial, rates), loan, on, rates
 
 
@@ -218,6 +230,7 @@ async def calculate(
         request.is_partial_payment,
         now,
         caller,
+        request.payoff,
     )
     async with db.transaction() as conn:
         await repo.insert_calculations(
@@ -261,6 +274,7 @@ async def plan_payment(
         request.installment_numbers,
         request.is_partial_payment,
         now,
+        payoff=request.payoff,
     )
     return PaymentPlan(allocation, loan, on, rates)
 
@@ -289,6 +303,7 @@ async def record_payment(
             remaining_amount=row.remaining_after,
             early_payment_days=row.early_days,
             late_payment_days=row.late_days,
+            interest_waived=row.interest_waived,
         )
         for row in allocation.rows
     ]
@@ -314,6 +329,7 @@ async def record_payment(
                     "total_amount": taken + fee,
                     "bank_details": domain.mask_bank_details(request.bank_details),
                     "is_partial_payment": request.is_partial_payment,
+                    "payment_type": "PAYOFF" if request.payoff else "REGULAR",
                     "notes": request.notes,
                     "loan_version": loan.version,
                     "outstanding_before": loan.outstanding_amount,

@@ -83,6 +83,7 @@ async def test_a_recorded_payment_is_pending_and_every_row_adds_up(system):
             "interestPaid": r["interestPaid"],
             "penaltyPaid": r["penaltyPaid"],
             "discountApplied": r["discountApplied"],
+            "interestWaived": r["interestWaived"],
         }
         for r in rows
     ]

@@ -188,3 +188,43 @@ async def test_a_payoff_is_quoted_only_for_a_loan_lent_out_and_never_for_the_pas
     assert pending.status_code == 201, pending.text
     not_lent = await gateway.client.get(f"/api/v1/loans/{data(pending)['loanId']}/payoff")
     assert (not_lent.status_code, error(not_lent)["code"]) == (422, "INVALID_LOAN_STATE")
+
+
+async def test_paying_the_quote_pays_the_loan_off_and_gives_all_its_credit_back(system, gateway):
+    loan = await active_loan(system, gateway, "paying-off")
+    loan_id = loan["loanId"]
+    quote = data(await gateway.client.get(f"/api/v1/loans/{loan_id}/payoff"))
+    needed = quote["payoffAmount"]
+
+    short = await pay(gateway, loan_id, needed - Decimal("0.01"), payoff=True)
+    assert (short.status_code, error(short)["code"]) == (422, "PAYMENT_AMOUNT_TOO_LOW")
+    assert error(short)["amountNeeded"] == needed
+    mixed = await pay(gateway, loan_id, needed, payoff=True, isPartialPayment=True)
+    assert (mixed.status_code, error(mixed)["code"]) == (400, "VALIDATION_ERROR")
+    assert (await get_loan(gateway, loan_id))["status"] == "ACTIVE"
+
+    paid = await pay(gateway, loan_id, needed + Decimal("10.00"), payoff=True)
+    assert paid.status_code == 201, paid.text
+    payment = data(paid)
+    assert (payment["paymentType"], payment["paymentAmount"]) == ("PAYOFF", needed)
+    assert payment["unappliedAmount"] == Decimal("10.00")
+    rows = payment["installmentPayments"]
+    assert sum(r["interestWaived"] for r in rows) == quote["interestWaived"]
+    assert [
+        (r["principalPaid"], r["interestPaid"], r["penaltyPaid"], r["interestWaived"]) for r in rows
+    ] == [
+        (line["principal"], line["interest"], line["penalty"], line["interestWaived"])
+        for line in quote["installments"]
+    ]
+    closed = await get_loan(gateway, loan_id)
+    assert (closed["status"], closed["outstandingAmount"]) == ("PAID_OFF", Decimal("0.00"))
+    for row in closed["installments"]:
+        assert row["status"] == "PAID"
+        assert (row["remainingAmount"], row["penaltyDue"], row["penaltyOutstanding"]) == (
+            Decimal("0.00"),
+            Decimal("0.00"),
+            Decimal("0.00"),
+        )
+    assert sum(r["interestWaived"] for r in closed["installments"]) == quote["interestWaived"]
+    person = await gateway.client.get(f"/api/v1/customers/{loan['customerId']}")
+    assert data(person)["usedCredit"] == Decimal("0.00")
