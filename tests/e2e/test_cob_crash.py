@@ -297,7 +297,7 @@ async def _crash_the_close(database, admin, loans, gateway, process, ids, plan) 
             waiting = await admin.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND wait_event_type = 'Lock' AND $1 = ANY(pg_blocking_pids(pid))"
-                " AND query LIKE '%OR in_arrears)%'",
+                " AND query LIKE '%loan_id = ANY($1::varchar[]) ORDER BY loan_id FOR UPDATE%'",
                 held.get_server_pid(),
             )
             return await admin.fetchrow(RUN, DAY) if waiting else None

@@ -348,41 +348,58 @@ async def _close_batch(
     run: CobRun,
     now: datetime,
 ) -> tuple[int, list[DelinquencyMove]]:
-    due = [
-        c.loan_id
-        for c in batch
-        if c.status == "ACTIVE" and c.oldest_unpaid_due_date and c.oldest_unpaid_due_date <= day
-    ]
-    overdue = await repo.mark_overdue(conn, due, day, now) if due else 0
-    moves = []
-    for loan in batch:
-        product = await product_service.version_of(
-            db, loan.product_code, loan.product_version, conn
-        )
-        now_standing = standing(
-            loan.oldest_unpaid_due_date if loan.status == "ACTIVE" else None,
-            day,
-            product.delinquency_buckets,
-            settings.non_performing_days,
-        )
-        if (now_standing.bucket, now_standing.non_performing) != (
-            loan.delinquency_bucket,
-            loan.non_performing,
-        ):
-            moves.append(
-                DelinquencyMove(
-                    loan_id=loan.loan_id,
-                    customer_id=loan.customer_id,
-                    previous_bucket=loan.delinquency_bucket,
-                    bucket=now_standing.bucket,
-                    days_past_due=now_standing.days_past_due,
-                    previous_non_performing=loan.non_performing,
-                    non_performing=now_standing.non_performing,
-                    oldest_unpaid_due_date=loan.oldest_unpaid_due_date,
-                    in_arrears=now_standing.non_performing
-                    or now_standing.bucket != product.delinquency_buckets[0].name,
-                )
-            )
+    """Only the loans the day changes are locked and written: those with installments to mark
+    overdue or a bucket to move, judged again once locked (a payment may just have changed
+    one); the rest of the batch is left as it is."""
+    due = [c.loan_id for c in batch if _due_by(c, day)]
+    marking = await repo.loans_with_installments_to_mark(conn, due, day) if due else set()
+    moving = [c.loan_id for c in batch if await _move(db, conn, settings, c, day) is not None]
+    locked = await repo.lock_candidates(conn, sorted(marking.union(moving)))
+    marked = [c.loan_id for c in locked if c.loan_id in marking and _due_by(c, day)]
+    overdue = await repo.mark_overdue(conn, marked, day, now) if marked else 0
+    moves = [m for c in locked if (m := await _move(db, conn, settings, c, day)) is not None]
+    await _record(conn, moves, day, run, now)
+    return overdue, moves
+
+
+def _due_by(loan: CobCandidate, day: date) -> bool:
+    oldest = loan.oldest_unpaid_due_date
+    return loan.status == "ACTIVE" and oldest is not None and oldest <= day
+
+
+async def _move(
+    db: Database, conn: Connection, settings: Settings, loan: CobCandidate, day: date
+) -> DelinquencyMove | None:
+    """The loan's move between buckets on `day`, if it moves."""
+    product = await product_service.version_of(db, loan.product_code, loan.product_version, conn)
+    now_standing = standing(
+        loan.oldest_unpaid_due_date if loan.status == "ACTIVE" else None,
+        day,
+        product.delinquency_buckets,
+        settings.non_performing_days,
+    )
+    if (now_standing.bucket, now_standing.non_performing) == (
+        loan.delinquency_bucket,
+        loan.non_performing,
+    ):
+        return None
+    return DelinquencyMove(
+        loan_id=loan.loan_id,
+        customer_id=loan.customer_id,
+        previous_bucket=loan.delinquency_bucket,
+        bucket=now_standing.bucket,
+        days_past_due=now_standing.days_past_due,
+        previous_non_performing=loan.non_performing,
+        non_performing=now_standing.non_performing,
+        oldest_unpaid_due_date=loan.oldest_unpaid_due_date,
+        in_arrears=now_standing.non_performing
+        or now_standing.bucket != product.delinquency_buckets[0].name,
+    )
+
+
+async def _record(
+    conn: Connection, moves: list[DelinquencyMove], day: date, run: CobRun, now: datetime
+) -> None:
     await repo.record_delinquency_moves(conn, moves, day, run.run_id, now)
     await outbox.enqueue_many(
         conn,
@@ -407,4 +424,3 @@ async def _close_batch(
         ],
         now,
     )
-    return overdue, moves

@@ -711,8 +711,10 @@ async def list_cob_runs(conn: Connection, limit: int, offset: int) -> tuple[list
 
 
 async def cob_candidates(conn: Connection, after: str, day: date, size: int) -> list[CobCandidate]:
-    """The next active loans after `after` (in id order) that close of business for `day` has
-    anything to do with: an installment due by then and unpaid, or a late bucket to leave. Locked
+    """The next active loans after `after` (in id order) that close of business for `day` may
+    have anything to do with: an installment due by then and unpaid, or a late bucket to leave.
+    Read without a lock: most are late loans whose day changes nothing, and a lock is a write
+    (WAL) on each; `lock_candidates` locks those it will change. Locked
     for the batch's transaction, as a payment locks its loan, in the same (id) order."""
     rows = await conn.fetch(
         """SELECT loan_id, status, customer_id, product_code, product_version,
@@ -720,12 +722,39 @@ async def cob_candidates(conn: Connection, after: str, day: date, size: int) -> 
            FROM loans
            WHERE status = 'ACTIVE' AND loan_id > $1
              AND (oldest_unpaid_due_date <= $2 OR in_arrears)
-           ORDER BY loan_id LIMIT $3 FOR UPDATE""",
+           ORDER BY loan_id LIMIT $3""",
         after,
         day,
         size,
     )
     return [CobCandidate(**r) for r in rows]
+
+
+async def lock_candidates(conn: Connection, loan_ids: list[str]) -> list[CobCandidate]:
+    """These loans locked for the batch's transaction, in id order as a payment locks one (so
+    neither deadlocks the other), as they are now (a payment may have changed them since they
+    were read)."""
+    rows = await conn.fetch(
+        """SELECT loan_id, status, customer_id, product_code, product_version,
+                  oldest_unpaid_due_date, delinquency_bucket, non_performing, in_arrears
+           FROM loans WHERE loan_id = ANY($1::varchar[]) ORDER BY loan_id FOR UPDATE""",
+        loan_ids,
+    )
+    return [CobCandidate(**r) for r in rows]
+
+
+async def loans_with_installments_to_mark(
+    conn: Connection, loan_ids: list[str], day: date
+) -> set[str]:
+    """Which of these loans have an unpaid installment due by `day` not yet marked OVERDUE."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT loan_id FROM loan_installments
+           WHERE loan_id = ANY($1::varchar[]) AND due_date <= $2
+             AND status IN ('PENDING', 'PARTIALLY_PAID')""",
+        loan_ids,
+        day,
+    )
+    return {r["loan_id"] for r in rows}
 
 
 async def closed_loans_still_late(conn: Connection, size: int) -> list[CobCandidate]:

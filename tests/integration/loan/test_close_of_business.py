@@ -240,7 +240,8 @@ async def test_a_payment_during_a_close_waits_at_most_for_its_batch_and_the_clos
     day = date(2025, 2, 10)
     # A batch of close of business holds the loan (as `cob_candidates` locks it) ...
     async with db.transaction() as conn:
-        [held] = await business_day.repo.cob_candidates(conn, "", day, 10)
+        [candidate] = await business_day.repo.cob_candidates(conn, "", day, 10)
+        [held] = await business_day.repo.lock_candidates(conn, [candidate.loan_id])
         assert held.loan_id == loan["loanId"]
         penalty = (rows[0]["totalAmount"] * Decimal("0.009")).quantize(Decimal("0.01"))
         payment = asyncio.create_task(
