@@ -160,20 +160,28 @@ def _await_used_credit(api: Gateway, customer_id: str, amount: Decimal) -> None:
         time.sleep(0.2)
 
 
-def _pay(api: Gateway, story: Story, loan_id: str, on: date, timing: str, number: int | None):
-    quote = api.call(
-        "POST",
-        "/api/v1/payments/calculate",
-        {"loanId": loan_id, "paymentDate": on, "installmentNumbers": [number] if number else None},
-    )
+def _pay(
+    api: Gateway,
+    story: Story,
+    loan_id: str,
+    on: date,
+    timing: str,
+    number: int | None,
+    payoff: bool = False,
+):
+    asked: dict[str, Any] = {"loanId": loan_id, "paymentDate": on}
+    if payoff:
+        asked["payoff"] = True  # the whole loan: every installment, later interest waived
+    else:
+        asked["installmentNumbers"] = [number] if number else None
+    quote = api.call("POST", "/api/v1/payments/calculate", asked)
     amount = quote["calculation"]["finalAmount"]
     paid = api.call(
         "POST",
         "/api/v1/payments",
         {
-            "loanId": loan_id,
+            **{k: v for k, v in asked.items() if k != "installmentNumbers"},
             "paymentAmount": amount,
-            "paymentDate": on,
             "paymentMethod": "BANK_TRANSFER",
         },
         expect=201,
@@ -228,8 +236,8 @@ def run(api: Gateway, today: date) -> Story:
     _pay(api, story, ada["loanId"], due[0] + timedelta(days=5), "LATE", 1)
     _pay(api, story, ada["loanId"], due[1], "ON_TIME", 2)
     _pay(api, story, ada["loanId"], due[2] - timedelta(days=10), "EARLY", 3)
-    while api.call("GET", f"/api/v1/loans/{bob['loanId']}")["status"] != "PAID_OFF":
-        _pay(api, story, bob["loanId"], today, "PAY_OFF", None)
+    # Bob pays his loan off in one payment: its payoff quote on the business date.
+    _pay(api, story, bob["loanId"], today, "PAYOFF", None, payoff=True)
     first_due = api.call("GET", f"/api/v1/loans/{dee['loanId']}/installments")["installments"][0]
     on = date.fromisoformat(first_due["dueDate"]) + timedelta(days=3)
     _pay(api, story, dee["loanId"], on, "IN_GRACE", 1)
@@ -296,6 +304,10 @@ def summary(api: Gateway, story: Story) -> dict[str, Any]:
                 "discount": sum((r["discountApplied"] for r in p["installmentPayments"]), ZERO),
                 "penalty": sum((r["penaltyPaid"] for r in p["installmentPayments"]), ZERO),
                 "installments": [r["installmentNumber"] for r in p["installmentPayments"]],
+                "interestWaived": sum(
+                    (r["interestWaived"] for r in p["installmentPayments"]), ZERO
+                ),
+                "paymentType": p["paymentType"],
                 "status": p["status"],
             }
             for p in payments

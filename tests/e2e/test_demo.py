@@ -94,6 +94,17 @@ async def _matches_the_database(admin: str, facts: dict) -> None:
             )
             == f"AUTO36 v{facts['product']['version']} 36"
         )
+        # Bob's loan is paid off in one payment, its payoff quote: later interest waived.
+        [payoff] = [p for p in facts["payments"] if p["timing"] == "PAYOFF"]
+        assert (payoff["loanId"], payoff["paymentType"]) == (facts["loans"][1]["loanId"], "PAYOFF")
+        assert payoff["interestWaived"] > 0
+        assert (
+            await conn.fetchval(
+                "SELECT sum(interest_waived) FROM loan_db.loan_installments WHERE loan_id = $1",
+                payoff["loanId"],
+            )
+            == payoff["interestWaived"]
+        )
         [in_grace] = [p for p in facts["payments"] if p["timing"] == "IN_GRACE"]
         assert (in_grace["loanId"], in_grace["penalty"]) == (dee["loanId"], 0)
         for loan in facts["loans"]:
@@ -110,7 +121,8 @@ async def _matches_the_database(admin: str, facts: dict) -> None:
         for p in facts["payments"]:
             row = await conn.fetchrow(
                 """SELECT p.status, p.payment_amount, p.payment_date::date::text AS day,
-                          sum(i.discount_applied) AS discount, sum(i.penalty_paid) AS penalty
+                          sum(i.discount_applied) AS discount, sum(i.penalty_paid) AS penalty,
+                          p.payment_type
                    FROM payment_db.payments p JOIN payment_db.payment_installments i
                         USING (payment_id)
                    WHERE p.payment_id = $1 GROUP BY p.payment_id""",
@@ -122,6 +134,7 @@ async def _matches_the_database(admin: str, facts: dict) -> None:
                 p["paymentDate"],
                 p["discount"],
                 p["penalty"],
+                p["paymentType"],
             )
         for s in facts["sagas"]:
             status = await conn.fetchval(
