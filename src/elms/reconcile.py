@@ -302,18 +302,21 @@ INVARIANTS = (
     ),
     Invariant(
         "payment.installments",
-        "each installment carries exactly what the completed payments paid on it",
+        "each installment carries exactly what the completed payments paid on it, and the"
+        " interest their payoffs waived",
         "SELECT count(*) FROM loan_db.loan_installments",
         """SELECT format('loan %s installment %s', i.loan_id, i.installment_number) AS subject,
-                  format('paid %s, completed payments paid %s', i.paid_amount, c.paid)
+                  format('paid %s and %s interest waived, completed payments paid %s and waived %s',
+                         i.paid_amount, i.interest_waived, c.paid, c.waived)
            FROM loan_db.loan_installments i
            CROSS JOIN LATERAL (
-               SELECT COALESCE(sum(pi.paid_amount), 0) AS paid
+               SELECT COALESCE(sum(pi.paid_amount), 0) AS paid,
+                      COALESCE(sum(pi.interest_waived), 0) AS waived
                FROM payment_db.payments p
                JOIN payment_db.payment_installments pi ON pi.payment_id = p.payment_id
                WHERE p.loan_id = i.loan_id AND p.status = 'COMPLETED'
                  AND pi.installment_number = i.installment_number) c
-           WHERE i.paid_amount <> c.paid""",
+           WHERE i.paid_amount <> c.paid OR i.interest_waived <> c.waived""",
     ),
     Invariant(
         "payment.credit_restored",
